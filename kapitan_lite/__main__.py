@@ -1,0 +1,5 @@
+"""``python -m kapitan_lite`` runs ``kcompile``."""
+
+from .cli import main
+
+main()

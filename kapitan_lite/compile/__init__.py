@@ -1,0 +1,1 @@
+"""Compiling targets: plan, parallel runner, writer."""

@@ -1,0 +1,68 @@
+"""The compile plan: which items each target runs, checked before anything runs."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import Problem
+from ..inputs import get_input_type
+from ..inventory import Inventory, Target
+
+SUPPORTED = ("jinja2", "copy")
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """One target's work: its output dir and its compile items in order."""
+
+    name: str
+    target_dir: str
+    items: tuple[dict[str, Any], ...]
+    explicit: tuple[frozenset[str], ...]  # keys each item sets itself (not defaults)
+
+
+def expand_input_path(input_path: str, search_paths: list[str]) -> list[str]:
+    """Every existing match of ``input_path`` under the search paths, sorted.
+
+    Kapitan joins the path to each search path and globs it when it holds
+    ``*?[``; it collects matches in a set, so their order is undefined. Here
+    they are sorted, so the same input gives the same output.
+    """
+    found: set[str] = set()
+    for base in search_paths:
+        cand = os.path.join(base, input_path)
+        if glob.has_magic(input_path):
+            found.update(glob.glob(cand))
+        elif os.path.lexists(cand):
+            found.add(cand)
+    return sorted(found)
+
+
+def plan_target(inventory: Inventory, name: str, target: Target) -> tuple[TargetPlan | None, list[Problem]]:
+    """A target's plan, or the problems with its ``parameters.kapitan``."""
+    tf = inventory.targets[name]
+    kap = target["parameters"]["kapitan"]
+    problems: list[Problem] = []
+    vars_target = kap["vars"].get("target")
+    if not kap["compile"]:
+        pass  # nothing to compile: Kapitan never reads vars.target then
+    elif vars_target is None:
+        problems.append(Problem(tf.path, 0, name, "parameters.kapitan.vars.target is not set "
+                                "(set it to the target name, e.g. ${_reclass_:name:short})"))
+    elif vars_target != name:
+        problems.append(Problem(tf.path, 0, name, f"parameters.kapitan.vars.target is "
+                                f"{vars_target!r} but the target is named {name!r}"))
+    for i, item in enumerate(kap["compile"]):
+        if get_input_type(item["input_type"]) is None:
+            problems.append(Problem(tf.path, 0, name,
+                                    f"parameters.kapitan.compile[{i}]: input_type "
+                                    f"{item['input_type']} is not supported yet "
+                                    f"(supported: {', '.join(SUPPORTED)})"))
+    if problems:
+        return None, problems
+    explicit = tuple(inventory.explicit_keys(name)) or tuple(frozenset() for _ in kap["compile"])
+    return TargetPlan(name=name, target_dir=tf.output_dir, items=tuple(kap["compile"]),
+                      explicit=explicit), []

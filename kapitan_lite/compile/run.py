@@ -1,0 +1,111 @@
+"""A whole compile: select, resolve, plan, compile in parallel, then write."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import Problem, UserError
+from ..inputs.jinja2 import reads_inventory_global
+from ..inventory import Inventory
+from ..inventory.lazy import LazyGlobalInventory
+from ..project import Settings
+from ..refs.compiler import TagCompiler
+from ..refs.store import RefStore
+from .concurrency import run_targets
+from .plan import TargetPlan, expand_input_path, plan_target
+from .target import CompileJob, TargetResult
+from .writer import Staging, apply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CompileReport:
+    """What a compile did."""
+
+    targets: list[str]
+    written: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _needs_global(plans: dict[str, TargetPlan], search_paths: list[str]) -> bool:
+    """Whether any template of these plans reads ``inventory_global``."""
+    checked: set[str] = set()
+    for plan in plans.values():
+        for item in plan.items:
+            if item["input_type"] != "jinja2":
+                continue
+            for input_path in item["input_paths"]:
+                for path in expand_input_path(input_path, search_paths):
+                    if path in checked:
+                        continue
+                    checked.add(path)
+                    if reads_inventory_global(path, search_paths):
+                        return True
+    return False
+
+
+def compile_project(settings: Settings, names: list[str] | None = None,
+                    labels: dict[str, str] | None = None,
+                    on_result: Callable[[TargetResult], None] | None = None) -> CompileReport:
+    """Compile the selected targets into ``compiled/``; raise :class:`UserError` on bad input.
+
+    Nothing in ``compiled/`` changes unless every selected target compiles.
+    """
+    start = time.monotonic()
+    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    selected = inventory.select(names, labels)
+    resolved = inventory.resolve(selected)
+
+    plans: dict[str, TargetPlan] = {}
+    problems: list[Problem] = []
+    for name in selected:
+        plan, errs = plan_target(inventory, name, resolved[name])
+        problems.extend(errs)
+        if plan is not None:
+            plans[name] = plan
+    if problems:
+        raise UserError(problems)
+
+    with Staging(settings.output_path) as staging:
+        search_paths = [*settings.search_paths, staging.root]
+        if _needs_global(plans, search_paths):
+            inventory_global = inventory.resolve_all()
+        else:
+            inventory_global = LazyGlobalInventory(inventory)
+        job = CompileJob(
+            plans=plans,
+            targets=resolved,
+            inventory_global=inventory_global,
+            target_files={n: inventory.targets[n].path for n in selected},
+            staging_compiled=staging.compiled,
+            compiled_dir=settings.compiled_dir,
+            search_paths=search_paths,
+            jinja2_filters_path=settings.jinja2_filters,
+            tags=TagCompiler(RefStore(settings.refs_path)),
+            reveal=settings.reveal,
+        )
+        results = run_targets(job, selected, settings.workers(len(selected)), on_result)
+        problems = [p for r in results for p in r.problems]
+        if problems:
+            raise UserError(problems)
+        manifests = [r.manifest for r in results if r.manifest is not None]
+        apply(
+            staging,
+            settings.compiled_dir,
+            manifests,
+            {tf.output_dir for tf in inventory.targets.values()},
+            full=set(selected) == set(inventory.targets),
+        )
+    report = CompileReport(targets=selected, seconds=time.monotonic() - start)
+    for r in results:
+        report.warnings.extend(r.warnings)
+        if r.manifest is not None:
+            report.written += len(r.manifest.changed)
+            report.unchanged += len(r.manifest.files) - len(r.manifest.changed)
+    return report

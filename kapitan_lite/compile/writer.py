@@ -1,0 +1,184 @@
+"""The only code that touches ``compiled/``.
+
+Targets are compiled into a staging directory beside ``compiled/``
+(``<output-path>/.kcompile-staging/compiled/<target>``). Each worker then
+compares its target's staged files with ``compiled/`` and records a
+manifest. Only when every target has succeeded does :func:`apply` move the
+changed files into place (one ``rename`` each, so a file is never half
+written), remove stale files and directories, and leave unchanged files
+untouched, mtime included. A failed or interrupted run never reaches
+:func:`apply`, so ``compiled/`` stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from dataclasses import dataclass, field
+
+from ..errors import UserError
+
+STAGING_NAME = ".kcompile-staging"
+
+
+@dataclass
+class Manifest:
+    """What one target's output is, and how it differs from ``compiled/``."""
+
+    target_dir: str  # under compiled/, e.g. "prod-cluster" or "sub/t2"
+    present: bool = True  # False: the target wrote nothing, so it has no dir
+    files: set[str] = field(default_factory=set)  # relative to the target dir
+    dirs: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)  # new or different bytes
+    mode_changed: dict[str, int] = field(default_factory=dict)
+
+
+def _same_bytes(a: str, b: str) -> bool:
+    try:
+        if os.path.getsize(a) != os.path.getsize(b):
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            return fa.read() == fb.read()
+    except OSError:
+        return False
+
+
+def diff_target(staged_root: str, compiled_root: str) -> Manifest:
+    """Compare a staged target dir with its ``compiled/`` counterpart."""
+    manifest = Manifest(target_dir="", present=os.path.isdir(staged_root))
+    for root, dirs, files in os.walk(staged_root):
+        rel_root = os.path.relpath(root, staged_root)
+        for d in dirs:
+            manifest.dirs.add(os.path.normpath(os.path.join(rel_root, d)))
+        for f in files:
+            rel = os.path.normpath(os.path.join(rel_root, f))
+            manifest.files.add(rel)
+            staged = os.path.join(root, f)
+            final = os.path.join(compiled_root, rel)
+            if os.path.isfile(final) and not os.path.islink(final) and _same_bytes(staged, final):
+                smode = os.stat(staged).st_mode & 0o7777
+                if os.stat(final).st_mode & 0o7777 != smode:
+                    manifest.mode_changed[rel] = smode
+            else:
+                manifest.changed.add(rel)
+    return manifest
+
+
+class Staging:
+    """The staging area of one run, locked against concurrent runs."""
+
+    def __init__(self, output_path: str):
+        self.output_path = output_path
+        self.root = os.path.abspath(os.path.join(output_path, STAGING_NAME))
+        self.compiled = os.path.join(self.root, "compiled")
+        self._lock_fd: int | None = None
+
+    def __enter__(self) -> Staging:
+        os.makedirs(self.output_path, exist_ok=True)
+        os.makedirs(self.root, exist_ok=True)
+        fd = os.open(os.path.join(self.root, ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError.of("another kcompile run is using this output path",
+                               path=self.root) from None
+        self._lock_fd = fd
+        # Left over by a killed run: start clean.
+        shutil.rmtree(self.compiled, ignore_errors=True)
+        os.makedirs(self.compiled)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _protected(target_dir: str, all_target_dirs: set[str]) -> set[str]:
+    """Other targets' dirs nested inside ``target_dir`` (relative to it)."""
+    prefix = target_dir + "/"
+    return {d[len(prefix):] for d in all_target_dirs if d.startswith(prefix)}
+
+
+def _under(rel: str, protected: set[str]) -> bool:
+    return any(rel == p or rel.startswith(p + "/") or p.startswith(rel + "/") for p in protected)
+
+
+def apply(staging: Staging, compiled_dir: str, manifests: list[Manifest],
+          all_target_dirs: set[str], full: bool) -> None:
+    """Make ``compiled/`` hold exactly the staged output of these targets.
+
+    With ``full`` (every target of the inventory compiled), anything in
+    ``compiled/`` that belongs to no target is removed too.
+    """
+    os.makedirs(compiled_dir, exist_ok=True)
+    for m in sorted(manifests, key=lambda m: m.target_dir):
+        src_root = os.path.join(staging.compiled, m.target_dir)
+        dst_root = os.path.join(compiled_dir, m.target_dir)
+        protected = _protected(m.target_dir, all_target_dirs)
+        if not m.present and not protected:
+            _remove(dst_root)
+            continue
+        if os.path.lexists(dst_root) and not os.path.isdir(dst_root):
+            os.unlink(dst_root)
+        os.makedirs(dst_root, exist_ok=True)
+        for d in sorted(m.dirs):
+            dst = os.path.join(dst_root, d)
+            if os.path.lexists(dst) and not os.path.isdir(dst):
+                os.unlink(dst)
+            os.makedirs(dst, exist_ok=True)
+        for rel in sorted(m.changed):
+            dst = os.path.join(dst_root, rel)
+            if os.path.isdir(dst) and not os.path.islink(dst):
+                shutil.rmtree(dst)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.replace(os.path.join(src_root, rel), dst)
+        for rel, mode in sorted(m.mode_changed.items()):
+            os.chmod(os.path.join(dst_root, rel), mode)
+        # Stale files and directories, deepest first.
+        for root, dirs, files in os.walk(dst_root, topdown=False):
+            rel_root = os.path.relpath(root, dst_root)
+            for f in files:
+                rel = os.path.normpath(os.path.join(rel_root, f))
+                if rel not in m.files and not _under(rel, protected):
+                    os.unlink(os.path.join(root, f))
+            for d in dirs:
+                rel = os.path.normpath(os.path.join(rel_root, d))
+                path = os.path.join(root, d)
+                if rel in m.dirs or _under(rel, protected):
+                    continue
+                if os.path.islink(path):
+                    os.unlink(path)
+                elif not os.listdir(path):
+                    os.rmdir(path)
+    if full:
+        _prune_foreign(compiled_dir, all_target_dirs)
+
+
+def _prune_foreign(compiled_dir: str, target_dirs: set[str]) -> None:
+    """Remove what lies in ``compiled/`` outside every target's dir."""
+    keep = set(target_dirs)
+    for root, dirs, files in os.walk(compiled_dir, topdown=True):
+        rel_root = os.path.relpath(root, compiled_dir)
+        rel_root = "" if rel_root == "." else rel_root
+        for f in files:
+            rel = os.path.join(rel_root, f) if rel_root else f
+            if not any(rel.startswith(t + "/") for t in keep):
+                os.unlink(os.path.join(root, f))
+        for d in list(dirs):
+            rel = os.path.join(rel_root, d) if rel_root else d
+            if rel in keep:
+                dirs.remove(d)  # a target's own dir: already synced
+            elif not any(t.startswith(rel + "/") for t in keep):
+                _remove(os.path.join(root, d))
+                dirs.remove(d)

@@ -1,0 +1,68 @@
+"""One exception family for user-facing problems.
+
+Every user error is a :class:`Problem` (file, line, target, message). A run
+collects problems and raises one :class:`UserError` holding all of them, so the
+command line can print every problem at once, one line each, and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def display_path(path: str) -> str:
+    """``path`` relative to the current directory when it lies below it."""
+    if not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One located user error: ``path:line: target: message``."""
+
+    path: str = ""
+    line: int = 0
+    target: str = ""
+    message: str = ""
+
+    def render(self) -> str:
+        """Format as ``path:line: target: message``, leaving out unknown parts."""
+        parts = []
+        if self.path:
+            path = display_path(self.path)
+            parts.append(f"{path}:{self.line}" if self.line else path)
+        if self.target:
+            parts.append(self.target)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class KapitanLiteError(Exception):
+    """Base of every error kapitan-lite raises on purpose."""
+
+
+class UserError(KapitanLiteError):
+    """Bad input: one or more problems the user has to fix (exit code 2)."""
+
+    def __init__(self, problems: list[Problem] | Problem):
+        if isinstance(problems, Problem):
+            problems = [problems]
+        # Same input gives the same report: de-duplicate and keep a stable order.
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(p.render() for p in self.problems))
+
+    @classmethod
+    def of(cls, message: str, path: str = "", line: int = 0, target: str = "") -> UserError:
+        """Build an error with a single problem."""
+        return cls(Problem(path=path, line=line, target=target, message=message))
+
+
+def collect(errors: list[UserError]) -> UserError:
+    """Merge several errors into one that reports all their problems."""
+    problems: list[Problem] = []
+    for err in errors:
+        problems.extend(err.problems)
+    return UserError(problems)

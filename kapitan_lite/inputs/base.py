@@ -1,0 +1,41 @@
+"""The one small interface every input type implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..refs.compiler import TagCompiler
+
+
+@dataclass
+class TargetEnv:
+    """What an input type may use while compiling one target."""
+
+    name: str
+    inventory: dict[str, Any]  # this target: {parameters, classes, applications, exports}
+    inventory_global: Mapping[str, Any]  # every target, resolved on demand
+    search_paths: list[str]
+    tags: TagCompiler
+    jinja2_filters_path: str
+    reveal: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class InputError(Exception):
+    """A located problem in an input (template file and line)."""
+
+    def __init__(self, message: str, path: str = "", line: int = 0):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+
+
+class InputType(Protocol):
+    """Compiles one resolved input path of a compile item into ``out_dir``."""
+
+    def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
+        """Write this input's files below ``out_dir``; raise :class:`InputError` on bad input."""
+        ...

@@ -1,0 +1,168 @@
+"""``input_type: jinja2``: templates rendered with Kapitan's Jinja2 environment.
+
+Kapitan builds a fresh Environment for every template of every target, so
+each template is compiled again and again. Here one Environment is kept per
+template directory for the life of the process: a template is compiled once
+and rendered for every target. The loader path is the same as Kapitan's (the
+template's directory, then the search paths), so includes resolve the same.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import traceback
+from typing import Any
+
+import jinja2
+import jinja2.meta
+
+from .base import InputError, TargetEnv
+from .jinja2_filters import kapitan_filters, load_filter_file
+
+DEFAULT_FILTERS_FILE = os.path.join("lib", "jinja2_filters.py")
+
+
+def template_files(input_path: str) -> list[tuple[str, str]]:
+    """``(output name, file)`` pairs: a file, or a directory walked recursively, dotfiles skipped."""
+    if os.path.isfile(input_path):
+        return [(os.path.basename(input_path), input_path)]
+    out = []
+    for root, dirs, files in os.walk(input_path):
+        dirs.sort()
+        for f in sorted(files):
+            if f.startswith("."):
+                continue
+            full = os.path.join(root, f)
+            out.append((os.path.relpath(full, input_path), full))
+    return out
+
+
+def strip_suffix(name: str, suffix: str) -> str:
+    """``name`` without ``suffix`` (Kapitan's ``rstrip`` would strip a character set)."""
+    return name[: -len(suffix)] if suffix and name.endswith(suffix) else name
+
+
+def _template_location(exc: BaseException, default: str) -> tuple[str, int]:
+    """The template file and line an exception was raised from."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return exc.filename or default, exc.lineno or 0
+    path, line = default, 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if not frame.filename.endswith(".py") and os.path.isfile(frame.filename):
+            path, line = frame.filename, frame.lineno or 0
+    return path, line
+
+
+class Jinja2Input:
+    """Renders templates; Environments are cached per template directory."""
+
+    def __init__(self) -> None:
+        self._envs: dict[tuple[str, tuple[str, ...]], jinja2.Environment] = {}
+        self._custom_filters: dict[str, dict[str, Any]] = {}
+
+    def _filters(self, env: TargetEnv) -> dict[str, Any]:
+        path = env.jinja2_filters_path
+        if path not in self._custom_filters:
+            custom: dict[str, Any] = {}
+            if os.path.isfile(path):
+                try:
+                    custom = load_filter_file(path)
+                except Exception as exc:
+                    raise InputError(f"cannot load custom filters: {type(exc).__name__}: {exc}",
+                                     path) from exc
+            elif os.path.normpath(path) != DEFAULT_FILTERS_FILE and not path.endswith(
+                    os.sep + DEFAULT_FILTERS_FILE):
+                raise InputError("custom filters file not found", path)
+            self._custom_filters[path] = custom
+        return self._custom_filters[path]
+
+    def environment(self, template_dir: str, env: TargetEnv) -> jinja2.Environment:
+        """The shared Environment for templates in ``template_dir``."""
+        key = (template_dir, tuple(env.search_paths))
+        jenv = self._envs.get(key)
+        if jenv is None:
+            jenv = jinja2.Environment(
+                undefined=jinja2.StrictUndefined,
+                loader=jinja2.FileSystemLoader([template_dir or "./", *env.search_paths]),
+                trim_blocks=True,
+                lstrip_blocks=True,
+                extensions=["jinja2.ext.do"],
+                auto_reload=False,
+                cache_size=-1,
+            )
+            jenv.filters.update(kapitan_filters(lambda tag: tag))
+            jenv.filters.update(self._filters(env))
+            self._envs[key] = jenv
+        return jenv
+
+    def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
+        """Render every template under ``input_path`` into ``out_dir``."""
+        input_params = dict(item.get("input_params") or {})
+        input_params.setdefault("compile_path", out_dir)
+        context: dict[str, Any] = {
+            "inventory_global": env.inventory_global,
+            "inventory": env.inventory,
+            "input_params": input_params,
+        }
+        context.update(env.inventory["parameters"]["kapitan"]["vars"])
+        for name, path in template_files(input_path):
+            if item.get("suffix_remove"):
+                name = strip_suffix(name, item.get("suffix_stripped") or "")
+            directory, filename = os.path.split(path)
+            try:
+                template = self.environment(directory, env).get_template(filename)
+                text = template.render(context)
+            except InputError:
+                raise
+            except Exception as exc:
+                where, line = _template_location(exc, path)
+                message = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
+                kind = type(exc).__name__
+                raise InputError(f"{kind}: {message}", where, line) from exc
+            try:
+                text = env.tags.compile_text(text)
+            except Exception as exc:
+                raise InputError(str(exc), path) from exc
+            dest = os.path.join(out_dir, name)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with open(dest, "w", encoding="utf-8") as fp:
+                fp.write(text)
+            os.chmod(dest, stat.S_IMODE(os.stat(path).st_mode))
+
+
+def reads_inventory_global(path: str, search_paths: list[str], seen: set[str] | None = None) -> bool:
+    """Whether a template (or one it includes) reads ``inventory_global``.
+
+    Conservative: a dynamic include, or a template that cannot be parsed,
+    counts as reading it.
+    """
+    seen = set() if seen is None else seen
+    files = [p for _, p in template_files(path)] if os.path.isdir(path) else [path]
+    for file in files:
+        if file in seen:
+            continue
+        seen.add(file)
+        try:
+            with open(file, encoding="utf-8") as fp:
+                source = fp.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "inventory_global" in source:
+            return True
+        if not any(word in source for word in ("include", "import", "extends", "from")):
+            continue
+        try:
+            ast = jinja2.Environment(extensions=["jinja2.ext.do"]).parse(source)
+        except jinja2.TemplateSyntaxError:
+            continue  # the compile reports it
+        for ref in jinja2.meta.find_referenced_templates(ast):
+            if ref is None:
+                return True
+            for base in [os.path.dirname(file), *search_paths]:
+                cand = os.path.join(base, ref)
+                if os.path.isfile(cand):
+                    if reads_inventory_global(cand, search_paths, seen):
+                        return True
+                    break
+    return False

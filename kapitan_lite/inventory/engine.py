@@ -1,0 +1,44 @@
+"""The inventory engine interface and the registry of engines."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class EngineError(Exception):
+    """An engine failed to render a target; ``message`` is the engine's own text."""
+
+    def __init__(self, message: str, target: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.target = target
+
+
+class Engine(Protocol):
+    """Renders reclass targets: ``{classes, applications, parameters, exports}``."""
+
+    name: str
+
+    def render(self, target: str) -> dict[str, Any]:
+        """Render one target, reading only the classes it needs."""
+        ...
+
+    def render_all(self, targets: list[str]) -> dict[str, dict[str, Any] | EngineError]:
+        """Render several targets; a failed target maps to its error."""
+        ...
+
+
+ENGINES = ("reclass", "reclass-rs")
+
+
+def make_engine(name: str, inventory_path: str, config: dict[str, Any]) -> Engine:
+    """Build the engine called ``name`` for an inventory and its reclass config."""
+    if name == "reclass":
+        from .reclass_engine import ReclassEngine
+
+        return ReclassEngine(inventory_path, config)
+    if name == "reclass-rs":
+        from .reclass_rs_engine import ReclassRsEngine
+
+        return ReclassRsEngine(inventory_path, config)
+    raise ValueError(f"unknown inventory backend {name!r} (choose from {', '.join(ENGINES)})")

@@ -1,0 +1,157 @@
+"""The inventory: targets, their resolution through an engine, and selection."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from typing import Any
+
+from ..errors import Problem, UserError
+from .config import absolute_uri, load_reclass_config
+from .engine import Engine, EngineError, make_engine
+from .kapitan_model import normalise_kapitan
+from .locate import Locator
+from .targets import TargetFile, discover_targets
+
+Target = dict[str, Any]  # {parameters, classes, applications, exports}
+
+
+class Inventory:
+    """A reclass inventory in Kapitan's layout, resolved lazily per target."""
+
+    def __init__(self, inventory_path: str, backend: str = "reclass",
+                 compose_node_name: bool = False):
+        if not os.path.isdir(inventory_path):
+            raise UserError.of("inventory not found (no such directory)", path=inventory_path)
+        self.path = inventory_path
+        self.backend = backend
+        self.config = load_reclass_config(inventory_path, compose_node_name)
+        self.nodes_dir = absolute_uri(inventory_path, self.config["nodes_uri"])
+        self.classes_dir = absolute_uri(inventory_path, self.config["classes_uri"])
+        if not os.path.isdir(self.classes_dir):
+            raise UserError.of("inventory not found: no classes directory", path=self.classes_dir)
+        self.targets: dict[str, TargetFile] = discover_targets(
+            self.nodes_dir, bool(self.config.get("compose_node_name"))
+        )
+        self._engine: Engine | None = None
+        self._resolved: dict[str, Target] = {}
+        self._explicit: dict[str, list[frozenset[str]]] = {}
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, built on first use."""
+        if self._engine is None:
+            try:
+                self._engine = make_engine(self.backend, self.path, self.config)
+            except EngineError as exc:
+                raise UserError.of(f"cannot load inventory: {exc.message}", path=self.path) from None
+        return self._engine
+
+    def names(self) -> list[str]:
+        """Every target name, sorted."""
+        return list(self.targets)
+
+    def check_names(self, names: list[str]) -> None:
+        """Fail, naming each one, when a requested target does not exist."""
+        problems = []
+        for name in names:
+            if name not in self.targets:
+                close = difflib.get_close_matches(name, self.targets, n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                problems.append(Problem(self.nodes_dir, 0, name, f"target not found{hint}"))
+        if problems:
+            raise UserError(problems)
+
+    def get(self, name: str) -> Target:
+        """One resolved target."""
+        return self.resolve([name])[name]
+
+    def resolve(self, names: list[str]) -> dict[str, Target]:
+        """Resolve targets, reporting the problems of all of them at once."""
+        self.check_names(names)
+        todo = [n for n in names if n not in self._resolved]
+        problems: list[Problem] = []
+        if todo:
+            rendered = self.engine.render_all(todo)
+            for name in todo:
+                result = rendered[name]
+                if isinstance(result, EngineError):
+                    problems.extend(self._locate(name, result))
+                    continue
+                target, errs = self._finish(name, result)
+                if errs:
+                    problems.extend(errs)
+                else:
+                    self._resolved[name] = target
+        if problems:
+            raise UserError(problems)
+        return {n: self._resolved[n] for n in names}
+
+    def resolve_all(self) -> dict[str, Target]:
+        """Every target, resolved."""
+        return self.resolve(self.names())
+
+    def explicit_keys(self, name: str) -> list[frozenset[str]]:
+        """For each compile item of a resolved target, the keys the inventory set itself."""
+        return self._explicit.get(name, [])
+
+    def select(self, names: list[str] | None, labels: dict[str, str] | None) -> list[str]:
+        """Targets to compile: those named, or those whose labels all match, or all."""
+        if names:
+            self.check_names(names)
+            chosen = list(dict.fromkeys(names))
+        else:
+            chosen = self.names()
+        if labels:
+            resolved = self.resolve(chosen)
+            chosen = [
+                n for n in chosen
+                if all(resolved[n]["parameters"]["kapitan"]["labels"].get(k) == v
+                       for k, v in labels.items())
+            ]
+            if not chosen:
+                pairs = " ".join(f"{k}={v}" for k, v in labels.items())
+                raise UserError.of(f"no targets found with labels {pairs}", path=self.nodes_dir)
+        return chosen
+
+    # -- internals -----------------------------------------------------------
+    def _locator(self, name: str) -> Locator:
+        return Locator(self.classes_dir, self.targets[name].path, name)
+
+    def _locate(self, name: str, err: EngineError) -> list[Problem]:
+        loc = self._locator(name)
+        if err.message == "YAML error":
+            return loc.yaml_problems() or [Problem(self.targets[name].path, 0, name, "YAML error")]
+        return loc.problems(err.message, self.backend)
+
+    def _finish(self, name: str, rendered: Target) -> tuple[Target, list[Problem]]:
+        params = rendered.get("parameters") or {}
+        tf = self.targets[name]
+        raw_items = (params.get("kapitan") or {}).get("compile") or []
+        if isinstance(raw_items, list):
+            self._explicit[name] = [frozenset(i) if isinstance(i, dict) else frozenset()
+                                    for i in raw_items]
+        params, errs = normalise_kapitan(params, tf.output_dir)
+        target: Target = {
+            "parameters": params,
+            "classes": rendered.get("classes") or [],
+            "applications": rendered.get("applications") or [],
+            "exports": rendered.get("exports") or {},
+        }
+        if not errs:
+            return target, []
+        loc = self._locator(name)
+        problems = []
+        for msg in errs:
+            m = re.search(r"(?:unknown key|unknown input_type|unknown output_type) '?([^' ]+)'?", msg)
+            path, line = tf.path, 0
+            if m:
+                needle = m.group(1)
+                for f in loc.inventory_files():
+                    line = loc.line_of(f, needle)
+                    if line:
+                        path = f
+                        break
+            problems.append(Problem(path, line, name, msg))
+        return target, problems

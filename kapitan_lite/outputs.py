@@ -1,0 +1,105 @@
+"""Deterministic serialisers, byte-identical to Kapitan 0.36.3's output.
+
+YAML: ``yaml.dump(obj, Dumper=<SafeDumper with indented block lists>,
+indent=2, default_flow_style=False)``: sorted keys, width 80, non-ASCII
+escaped, multi-line strings in the chosen style. A list becomes one document
+per element. JSON: ``json.dumps(obj, indent=2, sort_keys=True)`` without a
+trailing newline. TOML: the ``toml`` package's output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import toml
+import yaml
+
+MULTILINE_STYLES = {"literal": "|", "folded": ">", "double-quotes": '"'}
+DEFAULT_MULTILINE_STYLE = "literal"
+
+
+class _IndentedListDumper(yaml.SafeDumper):
+    """SafeDumper that indents block sequences under their parent key."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)
+
+
+@cache
+def yaml_dumper(style: str | None = DEFAULT_MULTILINE_STYLE, null_as_empty: bool = False) -> type:
+    """Return the dumper class for a multi-line string style (``None``: PyYAML's default)."""
+    style_char = MULTILINE_STYLES.get(style) if style else None
+
+    def represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+        if style_char is not None and "\n" in data:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style_char)
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+    def represent_none(dumper: yaml.SafeDumper, _data: None) -> yaml.ScalarNode:
+        return dumper.represent_scalar("tag:yaml.org,2002:null", "" if null_as_empty else "null")
+
+    cls = type(f"KapitanDumper_{style or 'default'}_{int(null_as_empty)}", (_IndentedListDumper,), {})
+    cls.add_representer(str, represent_str)
+    cls.add_representer(type(None), represent_none)
+    return cls
+
+
+def dump_yaml(
+    obj: Any,
+    indent: int = 2,
+    style: str | None = DEFAULT_MULTILINE_STYLE,
+    null_as_empty: bool = False,
+) -> str:
+    """Serialise ``obj`` as Kapitan writes a yaml/yml output file.
+
+    A mapping is one document; a list is one document per element. A bare
+    string is one document (Kapitan splits it into one document per
+    character, a bug we do not copy).
+    """
+    dumper = yaml_dumper(style, null_as_empty)
+    if isinstance(obj, Mapping) or not isinstance(obj, list | tuple):
+        return yaml.dump(obj, Dumper=dumper, indent=indent, default_flow_style=False)
+    return yaml.dump_all(obj, Dumper=dumper, indent=indent, default_flow_style=False)
+
+
+def dump_json(obj: Any, indent: int = 2) -> str:
+    """Serialise ``obj`` as Kapitan writes a json output file (no trailing newline)."""
+    return json.dumps(obj, indent=indent, sort_keys=True)
+
+
+def dump_toml(obj: Any) -> str:
+    """Serialise ``obj`` as Kapitan writes a toml output file."""
+    return toml.dumps(obj)
+
+
+def dump_plain(obj: Any) -> str:
+    """Plain output: the string as it is."""
+    if not isinstance(obj, str):
+        raise TypeError(f"plain output needs a string, got {type(obj).__name__}")
+    return obj
+
+
+def dump_inventory_yaml(obj: Any) -> str:
+    """YAML as ``kapitan inventory`` prints it: sorted, indented lists, default string style."""
+    return yaml.dump(obj, Dumper=yaml_dumper(None), default_flow_style=False)
+
+
+OUTPUT_TYPES = ("yml", "yaml", "json", "toml", "plain")
+
+
+def serialise(obj: Any, output_type: str, indent: int = 2, style: str | None = None,
+              null_as_empty: bool = False) -> str:
+    """Serialise ``obj`` for an output type: yml, yaml, json, toml or plain."""
+    if output_type in ("yml", "yaml"):
+        return dump_yaml(obj, indent=indent, style=style or DEFAULT_MULTILINE_STYLE,
+                         null_as_empty=null_as_empty)
+    if output_type == "json":
+        return dump_json(obj, indent=indent)
+    if output_type == "toml":
+        return dump_toml(obj)
+    if output_type == "plain":
+        return dump_plain(obj)
+    raise ValueError(f"unknown output type {output_type!r}")

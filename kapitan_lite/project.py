@@ -1,0 +1,63 @@
+"""The project: where its root is, and the settings a run uses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def find_root(start: str, inventory_path: str = "inventory") -> str:
+    """The project root: the nearest directory, from ``start`` upwards, holding
+    ``.kapitan`` or the inventory. Kapitan itself only looks at the current
+    directory; looking upwards also lets ``kcompile`` run from a subdirectory.
+    """
+    if os.path.isabs(inventory_path):
+        return os.path.abspath(start)
+    here = os.path.abspath(start)
+    while True:
+        if os.path.isfile(os.path.join(here, ".kapitan")) or os.path.isdir(
+            os.path.join(here, inventory_path)
+        ):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return os.path.abspath(start)
+        here = parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a compile needs to know besides the inventory itself.
+
+    Paths are relative to the project root, which is the working directory
+    during a run (as Kapitan's are relative to its working directory).
+    """
+
+    root: str
+    inventory_path: str = "inventory"
+    output_path: str = "."
+    refs_path: str = "refs"
+    search_paths: tuple[str, ...] = (".", "lib")
+    jinja2_filters: str = os.path.join("lib", "jinja2_filters.py")
+    backend: str = "reclass"
+    parallelism: int = 0
+    compose_target_name: bool = False
+    reveal: bool = False
+    verbose: bool = False
+    debug: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def compiled_dir(self) -> str:
+        """Where compiled output lives: ``<output-path>/compiled``."""
+        return os.path.join(self.output_path, "compiled")
+
+    def workers(self, jobs: int) -> int:
+        """Processes to use for ``jobs`` targets: ``-p``, else one per CPU."""
+        if self.parallelism > 0:
+            return max(1, min(self.parallelism, jobs))
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            cpus = os.cpu_count() or 1
+        return max(1, min(cpus, jobs))

@@ -1,0 +1,1 @@
+"""Secret references: tag parsing, the on-disk refs store, tag compilation."""

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "app1 on port 8080"

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "app2 on port 9090"

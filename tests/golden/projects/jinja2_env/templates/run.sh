@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "{{ target }} on port {{ inventory.parameters.port }}"
