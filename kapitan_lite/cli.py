@@ -216,13 +216,13 @@ def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, f
 
 
 def _expand_multi_targets(argv: list[str], commands: set[str]) -> list[str]:
-    """Accept Kapitan's ``-t a b c`` as well as ``-t a -t b -t c``."""
+    """Accept Kapitan's ``-t a b c`` and ``-l k=v k2=v2`` as well as repeated flags."""
     out: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
         out.append(arg)
-        if arg in ("-t", "--targets") and i + 1 < len(argv):
+        if arg in ("-t", "--targets", "-l", "--labels") and i + 1 < len(argv):
             out.append(argv[i + 1])
             i += 2
             while i < len(argv) and not argv[i].startswith("-") and argv[i] not in commands:

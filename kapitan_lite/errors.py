@@ -14,7 +14,7 @@ from dataclasses import dataclass
 def display_path(path: str) -> str:
     """``path`` relative to the current directory when it lies below it."""
     if not os.path.isabs(path):
-        return path
+        return os.path.normpath(path)
     rel = os.path.relpath(path)
     return path if rel.startswith("..") else rel
 
@@ -51,7 +51,8 @@ class UserError(KapitanLiteError):
         if isinstance(problems, Problem):
             problems = [problems]
         # Same input gives the same report: de-duplicate and keep a stable order.
-        self.problems = sorted(set(problems))
+        self.problems = sorted(set(problems), key=lambda p: (display_path(p.path), p.line,
+                                                             p.target, p.message))
         super().__init__("\n".join(p.render() for p in self.problems))
 
     @classmethod

@@ -55,9 +55,7 @@ def _selections() -> list:
         if not sel_file.is_file():
             continue
         for sel in json.loads(sel_file.read_text(encoding="utf-8"))["selections"]:
-            params.append(
-                pytest.param(name, sel, id=f"{name}:{' '.join(sel['args'])}")
-            )
+            params.append(pytest.param(name, sel, id=f"{name}:{' '.join(sel['args'])}"))
     return params
 
 
@@ -80,9 +78,7 @@ def copy_project(name: str, dst: Path) -> Path:
 
 def run_kcompile(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     env.update({"TZ": "UTC", "PYTHONDONTWRITEBYTECODE": "1"})
     cmd = [sys.executable, "-m", "kapitan_lite", *args]
     proc = subprocess.run(
@@ -143,19 +139,16 @@ def _text_diff(expected: bytes, actual: bytes, rel: str) -> str:
     )
     # make a missing/extra final newline visible
     diff = [
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-        for line in diff
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in diff
     ]
     if not diff:  # same text after splitting: should not happen when bytes differ
         return f"  bytes differ: expected {expected!r}\n  got {actual!r}\n"
     if len(diff) > MAX_DIFF_LINES:
-        diff = diff[:MAX_DIFF_LINES] + [f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)\n"]
+        diff = [*diff[:MAX_DIFF_LINES], f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)\n"]
     return "".join(diff)
 
 
-def compare_output(
-    compiled: Path, expected_entries: list[dict], golden_compiled: Path
-) -> None:
+def compare_output(compiled: Path, expected_entries: list[dict], golden_compiled: Path) -> None:
     """Fail unless `compiled` holds exactly the expected entries, bytes and file modes."""
     assert compiled.is_dir(), f"no compiled/ directory was produced at {compiled}"
     actual = scan_tree(compiled)
@@ -222,9 +215,7 @@ def test_golden_parity(name, tmp_path):
     manifest = load_manifest(name)
     work = copy_project(name, tmp_path / name)
     run_kcompile(work)
-    compare_output(
-        work / "compiled", manifest["entries"], EXPECTED_DIR / name / "compiled"
-    )
+    compare_output(work / "compiled", manifest["entries"], EXPECTED_DIR / name / "compiled")
 
 
 @pytest.mark.parametrize("name,selection", _selections())
@@ -235,9 +226,7 @@ def test_target_selection(name, selection, tmp_path):
     compiled = work / "compiled"
     assert compiled.is_dir(), "no compiled/ directory was produced"
     # which target directories exist (a dotted target lives in nested dirs)
-    produced = sorted(
-        t for t in selection["targets"] if (compiled / t).is_dir()
-    )
+    produced = sorted(t for t in selection["targets"] if (compiled / t).is_dir())
     assert produced == sorted(selection["targets"]), (
         f"selected targets {selection['targets']} but found {produced}"
     )

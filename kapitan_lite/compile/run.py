@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import Problem, UserError
+from ..errors import UserError
 from ..inputs.jinja2 import reads_inventory_global
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
@@ -60,17 +60,19 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     start = time.monotonic()
     inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
     selected = inventory.select(names, labels)
-    resolved = inventory.resolve(selected)
+    resolved, problems = inventory.resolve_partial(selected)
 
     plans: dict[str, TargetPlan] = {}
-    problems: list[Problem] = []
-    for name in selected:
+    for name in resolved:
         plan, errs = plan_target(inventory, name, resolved[name])
         problems.extend(errs)
         if plan is not None:
             plans[name] = plan
-    if problems:
+    if not plans:
         raise UserError(problems)
+    # Targets whose plan is bad are not compiled, but the others are, so one
+    # run reports every problem there is.
+    compilable = [n for n in selected if n in plans]
 
     with Staging(settings.output_path) as staging:
         search_paths = [*settings.search_paths, staging.root]
@@ -82,7 +84,8 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             plans=plans,
             targets=resolved,
             inventory_global=inventory_global,
-            target_files={n: inventory.targets[n].path for n in selected},
+            target_files={n: inventory.targets[n].path for n in compilable},
+            classes_dir=inventory.classes_dir,
             staging_compiled=staging.compiled,
             compiled_dir=settings.compiled_dir,
             search_paths=search_paths,
@@ -90,8 +93,8 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             tags=TagCompiler(RefStore(settings.refs_path)),
             reveal=settings.reveal,
         )
-        results = run_targets(job, selected, settings.workers(len(selected)), on_result)
-        problems = [p for r in results for p in r.problems]
+        results = run_targets(job, compilable, settings.workers(len(compilable)), on_result)
+        problems += [p for r in results for p in r.problems]
         if problems:
             raise UserError(problems)
         manifests = [r.manifest for r in results if r.manifest is not None]

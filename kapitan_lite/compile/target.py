@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import Problem
 from ..inputs import InputType, TargetEnv, get_input_type
 from ..inputs.base import InputError
+from ..inventory.locate import Locator
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
 from .plan import TargetPlan, expand_input_path
@@ -37,6 +38,7 @@ class CompileJob:
     targets: Mapping[str, dict[str, Any]]  # resolved targets being compiled
     inventory_global: Mapping[str, Any]
     target_files: dict[str, str]  # target name -> its inventory file
+    classes_dir: str
     staging_compiled: str
     compiled_dir: str
     search_paths: list[str]
@@ -85,8 +87,9 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
             paths = expand_input_path(input_path, job.search_paths)
             if not paths:
                 if not ignore_missing:
+                    where, line = Locator(job.classes_dir, tfile, name).ref_use(input_path)
                     item_problems.append(Problem(
-                        tfile, 0, name,
+                        where, line, name,
                         f"{label}: input path {input_path} not found "
                         f"(searched {', '.join(job.search_paths[:-1])})"))
                 continue
@@ -94,7 +97,11 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                 try:
                     impl.compile(item, path, out_dir, env)
                 except InputError as exc:
-                    item_problems.append(Problem(exc.path or path, exc.line, name, exc.message))
+                    where, line = exc.path or path, exc.line
+                    if exc.tag and not line:
+                        # The tag came from the inventory, not from the template.
+                        where, line = Locator(job.classes_dir, tfile, name).tag_use(exc.tag)
+                    item_problems.append(Problem(where, line, name, exc.message))
                 except RefError as exc:
                     item_problems.append(Problem(path, 0, name, str(exc)))
                 except OSError as exc:

@@ -26,11 +26,12 @@ class TargetEnv:
 class InputError(Exception):
     """A located problem in an input (template file and line)."""
 
-    def __init__(self, message: str, path: str = "", line: int = 0):
+    def __init__(self, message: str, path: str = "", line: int = 0, tag: str = ""):
         super().__init__(message)
         self.message = message
         self.path = path
         self.line = line
+        self.tag = tag  # the ref tag at fault, if any: its source is looked up later
 
 
 class InputType(Protocol):

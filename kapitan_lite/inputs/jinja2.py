@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
+from ..refs.store import RefError
 from .base import InputError, TargetEnv
 from .jinja2_filters import kapitan_filters, load_filter_file
 
@@ -52,6 +53,18 @@ def _template_location(exc: BaseException, default: str) -> tuple[str, int]:
         if not frame.filename.endswith(".py") and os.path.isfile(frame.filename):
             path, line = frame.filename, frame.lineno or 0
     return path, line
+
+
+def _line_of(path: str, needle: str) -> int:
+    """First line of ``path`` holding ``needle``, or 0."""
+    try:
+        with open(path, encoding="utf-8") as fp:
+            for number, line in enumerate(fp, 1):
+                if needle and needle in line:
+                    return number
+    except (OSError, UnicodeDecodeError):
+        pass
+    return 0
 
 
 class Jinja2Input:
@@ -122,8 +135,8 @@ class Jinja2Input:
                 raise InputError(f"{kind}: {message}", where, line) from exc
             try:
                 text = env.tags.compile_text(text)
-            except Exception as exc:
-                raise InputError(str(exc), path) from exc
+            except RefError as exc:
+                raise InputError(str(exc), path, _line_of(path, exc.tag), tag=exc.tag) from exc
             dest = os.path.join(out_dir, name)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             with open(dest, "w", encoding="utf-8") as fp:

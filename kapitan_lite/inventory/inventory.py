@@ -69,6 +69,13 @@ class Inventory:
 
     def resolve(self, names: list[str]) -> dict[str, Target]:
         """Resolve targets, reporting the problems of all of them at once."""
+        resolved, problems = self.resolve_partial(names)
+        if problems:
+            raise UserError(problems)
+        return resolved
+
+    def resolve_partial(self, names: list[str]) -> tuple[dict[str, Target], list[Problem]]:
+        """The targets that resolve, and the problems of those that don't."""
         self.check_names(names)
         todo = [n for n in names if n not in self._resolved]
         problems: list[Problem] = []
@@ -84,9 +91,7 @@ class Inventory:
                     problems.extend(errs)
                 else:
                     self._resolved[name] = target
-        if problems:
-            raise UserError(problems)
-        return {n: self._resolved[n] for n in names}
+        return {n: self._resolved[n] for n in names if n in self._resolved}, problems
 
     def resolve_all(self) -> dict[str, Target]:
         """Every target, resolved."""

@@ -119,6 +119,27 @@ class Locator:
                 return path, i
         return hits[0][0], hits[0][1]
 
+    def tag_use(self, tag: str) -> tuple[str, int]:
+        """The inventory file and line that hold ref tag ``tag``.
+
+        The inventory usually writes the tag with references in its path
+        (``?{base64:targets/${target_name}/pw}``), so each raw tag is matched
+        with its ``${...}`` parts as wildcards.
+        """
+        m = re.match(r"\?\{(\w+):([^|}]*)", tag)
+        if not m:
+            return self.target_file, 0
+        kind, path = m.groups()
+        raw_tag = re.compile(r"\?\{" + re.escape(kind) + r":((?:\$\{[^}]*\}|[^|}\s])*)")
+        for file in self.inventory_files():
+            for i, line in enumerate(self._lines(file), 1):
+                for raw in raw_tag.findall(line):
+                    parts = re.split(r"(\$\{[^}]*\})", raw)
+                    pattern = "".join(".+?" if p.startswith("${") else re.escape(p) for p in parts)
+                    if re.fullmatch(pattern, path) or re.fullmatch(pattern + r":[0-9a-f]{8}", path):
+                        return file, i
+        return self.target_file, 0
+
     def yaml_problems(self) -> list[Problem]:
         """Parse every inventory file and report each YAML syntax error with its line."""
         problems = []

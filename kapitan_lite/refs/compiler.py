@@ -24,6 +24,14 @@ class TagCompiler:
 
     def compile_tag(self, tag: Tag) -> str:
         """The output text for one tag; raises :class:`RefError` naming the ref."""
+        try:
+            return self._compile_tag(tag)
+        except RefError as exc:
+            if not exc.tag:
+                exc.tag = tag.text
+            raise
+
+    def _compile_tag(self, tag: Tag) -> str:
         if tag.type not in REF_TYPES:
             raise RefError(f"unknown ref type {tag.type!r} in {tag.text}")
         if tag.embedded:
@@ -81,9 +89,4 @@ class TagCompiler:
         return obj
 
 
-def tags_in(text: str) -> list[Tag]:
-    """All tags in ``text``."""
-    return [parse(m) for m in TAG_RE.finditer(text)] if "?{" in text else []
-
-
-__all__ = ["RefError", "TagCompiler", "tags_in"]
+__all__ = ["RefError", "TagCompiler"]

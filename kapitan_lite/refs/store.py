@@ -15,7 +15,11 @@ except ImportError:  # pragma: no cover
 
 
 class RefError(Exception):
-    """A ref could not be read; the message names the ref."""
+    """A ref could not be used; the message names the ref, ``tag`` holds the tag text."""
+
+    def __init__(self, message: str, tag: str = ""):
+        super().__init__(message)
+        self.tag = tag
 
 
 @dataclass(frozen=True)

@@ -84,9 +84,7 @@ def installed_kapitan_version(venv: Path) -> str | None:
     if not exe.exists():
         return None
     try:
-        out = subprocess.run(
-            [str(exe), "--version"], capture_output=True, text=True, timeout=120
-        )
+        out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=120)
     except OSError:
         return None
     if out.returncode != 0:
