@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -98,6 +99,10 @@ def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _terminate(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _run(opts: dict[str, Any], action: Callable[[], int | None]) -> None:
     """Run an action, turning errors into messages and exit codes."""
     debug = bool(opts.get("debug"))
@@ -105,6 +110,8 @@ def _run(opts: dict[str, Any], action: Callable[[], int | None]) -> None:
         level=logging.DEBUG if debug else logging.INFO if opts.get("verbose") else logging.WARNING,
         format="%(levelname)s: %(message)s",
     )
+    # SIGTERM unwinds like Ctrl-C, so the staging area is cleaned up.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code = action() or 0
     except UserError as exc:

@@ -88,7 +88,7 @@ def simple_project(root: Path, targets: dict[str, str] | None = None, extra: dic
         "templates/app.yml": "name: {{ inventory.parameters.target_name }}\n"
                              "replicas: {{ inventory.parameters.replicas }}\n",
     }
-    for name, replicas in (targets or {"alpha": "1", "beta": "2"}).items():
+    for name, replicas in (targets if targets is not None else {"alpha": "1", "beta": "2"}).items():
         files[f"inventory/targets/{name}.yml"] = (
             f"classes: [common]\nparameters:\n  replicas: {replicas}\n"
         )

@@ -26,8 +26,10 @@ def _work(name: str) -> TargetResult:
 
 
 def _worker_init() -> None:
-    # The parent handles Ctrl-C and tears the pool down; workers just stop.
+    # The parent handles Ctrl-C and tears the pool down (with SIGTERM):
+    # workers ignore the one and die quietly of the other.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def run_targets(job: CompileJob, names: list[str], workers: int,

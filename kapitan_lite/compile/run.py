@@ -74,6 +74,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     # run reports every problem there is.
     compilable = [n for n in selected if n in plans]
 
+    all_dirs = {tf.output_dir for tf in inventory.targets.values()}
     with Staging(settings.output_path) as staging:
         search_paths = [*settings.search_paths, staging.root]
         if _needs_global(plans, search_paths):
@@ -86,6 +87,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             inventory_global=inventory_global,
             target_files={n: inventory.targets[n].path for n in compilable},
             classes_dir=inventory.classes_dir,
+            all_target_dirs=all_dirs,
             staging_compiled=staging.compiled,
             compiled_dir=settings.compiled_dir,
             search_paths=search_paths,
@@ -102,7 +104,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             staging,
             settings.compiled_dir,
             manifests,
-            {tf.output_dir for tf in inventory.targets.values()},
+            all_dirs,
             full=set(selected) == set(inventory.targets),
         )
     report = CompileReport(targets=selected, seconds=time.monotonic() - start)

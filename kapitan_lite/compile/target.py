@@ -15,7 +15,7 @@ from ..inventory.locate import Locator
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
 from .plan import TargetPlan, expand_input_path
-from .writer import Manifest, diff_target
+from .writer import Manifest, diff_target, nested_targets
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class CompileJob:
     inventory_global: Mapping[str, Any]
     target_files: dict[str, str]  # target name -> its inventory file
     classes_dir: str
+    all_target_dirs: set[str]
     staging_compiled: str
     compiled_dir: str
     search_paths: list[str]
@@ -112,7 +113,8 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         result.problems.extend(item_problems)
     if result.problems:
         return result
-    manifest = diff_target(staged_root, os.path.join(job.compiled_dir, plan.target_dir))
+    manifest = diff_target(staged_root, os.path.join(job.compiled_dir, plan.target_dir),
+                           nested_targets(plan.target_dir, job.all_target_dirs))
     manifest.target_dir = plan.target_dir
     result.manifest = manifest
     return result

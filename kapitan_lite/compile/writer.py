@@ -44,11 +44,18 @@ def _same_bytes(a: str, b: str) -> bool:
         return False
 
 
-def diff_target(staged_root: str, compiled_root: str) -> Manifest:
-    """Compare a staged target dir with its ``compiled/`` counterpart."""
+def diff_target(staged_root: str, compiled_root: str, nested: set[str] | frozenset[str] = frozenset()) -> Manifest:
+    """Compare a staged target dir with its ``compiled/`` counterpart.
+
+    ``nested`` are other targets' dirs inside this one (``my`` holds
+    ``my/dotted``): they belong to those targets and are left out.
+    """
     manifest = Manifest(target_dir="", present=os.path.isdir(staged_root))
     for root, dirs, files in os.walk(staged_root):
         rel_root = os.path.relpath(root, staged_root)
+        if nested:
+            dirs[:] = [d for d in dirs
+                       if os.path.normpath(os.path.join(rel_root, d)) not in nested]
         for d in dirs:
             manifest.dirs.add(os.path.normpath(os.path.join(rel_root, d)))
         for f in files:
@@ -104,7 +111,7 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-def _protected(target_dir: str, all_target_dirs: set[str]) -> set[str]:
+def nested_targets(target_dir: str, all_target_dirs: set[str]) -> set[str]:
     """Other targets' dirs nested inside ``target_dir`` (relative to it)."""
     prefix = target_dir + "/"
     return {d[len(prefix):] for d in all_target_dirs if d.startswith(prefix)}
@@ -125,7 +132,7 @@ def apply(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     for m in sorted(manifests, key=lambda m: m.target_dir):
         src_root = os.path.join(staging.compiled, m.target_dir)
         dst_root = os.path.join(compiled_dir, m.target_dir)
-        protected = _protected(m.target_dir, all_target_dirs)
+        protected = nested_targets(m.target_dir, all_target_dirs)
         if not m.present and not protected:
             _remove(dst_root)
             continue

@@ -46,8 +46,9 @@ class ReclassRsEngine:
             except ValueError:
                 inv = None  # fall back to one by one to locate each failure
             if inv is not None:
+                nodes = inv.nodes  # converted to Python on each access: once only
                 for name in targets:
-                    info = inv.nodes.get(name)
+                    info = nodes.get(name)
                     out[name] = self._as_dict(info) if info is not None else EngineError(
                         f"target {name} not found", name
                     )

@@ -1,0 +1,48 @@
+"""The example fleet at the repository root compiles to its committed compiled/."""
+
+import base64
+import shutil
+from pathlib import Path
+
+import yaml
+from conftest import REPO, content, kcompile
+
+FLEET = ("inventory", "templates", "components", "refs")
+
+
+def _copy_fleet(dst: Path) -> Path:
+    for name in FLEET:
+        shutil.copytree(REPO / name, dst / name)
+    return dst
+
+
+def test_fleet_compiles_to_committed_output(tmp_path):
+    root = _copy_fleet(tmp_path / "fleet")
+    run = kcompile(cwd=root)
+    assert run.code == 0, run.err
+    assert content(root / "compiled") == content(REPO / "compiled")
+
+
+def test_prod_cluster_alone(tmp_path):
+    root = _copy_fleet(tmp_path / "fleet")
+    assert kcompile("-t", "prod-cluster", cwd=root).code == 0
+    assert content(root / "compiled") == {
+        k: v for k, v in content(REPO / "compiled").items() if k.startswith("prod-cluster")
+    }
+
+
+def test_no_plaintext_secret_in_compiled_output():
+    secrets = []
+    for ref in (REPO / "refs").rglob("*"):
+        if ref.is_file():
+            data = yaml.safe_load(ref.read_text())
+            if data["type"] == "base64":
+                secrets.append(base64.b64decode(data["data"]))
+    assert secrets
+    for path in (REPO / "compiled").rglob("*"):
+        if path.is_file():
+            body = path.read_bytes()
+            for secret in secrets:
+                assert secret not in body, f"plaintext secret in {path}"
+    tag = "?{base64:targets/prod-cluster/postgres/password:69a8849d}"
+    assert tag in (REPO / "compiled/prod-cluster/manifests/postgres/secret.yml").read_text()

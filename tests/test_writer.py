@@ -1,0 +1,154 @@
+"""The writer: atomic per run, unchanged files untouched, stale output pruned."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import content, kcompile, simple_project, snapshot, write_tree
+
+
+def test_recompile_leaves_unchanged_files_untouched(project):
+    assert kcompile(cwd=project).code == 0
+    before = snapshot(project / "compiled")
+    time.sleep(0.02)
+    run = kcompile(cwd=project)
+    assert run.code == 0
+    assert "0 files written, 2 unchanged" in run.err
+    assert snapshot(project / "compiled") == before  # mtimes included
+
+
+def test_only_changed_file_is_rewritten(project):
+    assert kcompile(cwd=project).code == 0
+    before = snapshot(project / "compiled")
+    (project / "inventory/targets/beta.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 5\n")
+    run = kcompile(cwd=project)
+    assert "1 files written, 1 unchanged" in run.err
+    after = snapshot(project / "compiled")
+    alpha, beta = "alpha/manifests/app.yml", "beta/manifests/app.yml"
+    assert after[alpha] == before[alpha]
+    assert after[beta][0] == b"name: beta\nreplicas: 5"
+
+
+def test_stale_files_and_removed_targets_are_pruned(project):
+    assert kcompile(cwd=project).code == 0
+    (project / "compiled/alpha/manifests/old.yml").write_text("stale")
+    (project / "compiled/alpha/leftover").mkdir()
+    (project / "compiled/ghost").mkdir()
+    (project / "compiled/ghost/x.yml").write_text("gone target")
+    (project / "inventory/targets/beta.yml").unlink()
+    assert kcompile(cwd=project).code == 0
+    assert sorted(content(project / "compiled")) == ["alpha", "alpha/manifests",
+                                                     "alpha/manifests/app.yml"]
+
+
+def test_partial_compile_keeps_other_targets(project):
+    assert kcompile(cwd=project).code == 0
+    (project / "compiled/ghost").mkdir()
+    (project / "compiled/beta/manifests/extra.yml").write_text("x")
+    (project / "compiled/alpha/manifests/extra.yml").write_text("x")
+    assert kcompile("-t", "alpha", cwd=project).code == 0
+    tree = content(project / "compiled")
+    assert "ghost" in tree and "beta/manifests/extra.yml" in tree  # not selected: untouched
+    assert "alpha/manifests/extra.yml" not in tree  # selected: stale file gone
+
+
+def test_mode_change_alone_is_applied(project):
+    assert kcompile(cwd=project).code == 0
+    os.chmod(project / "templates/app.yml", 0o755)
+    assert kcompile(cwd=project).code == 0
+    assert os.stat(project / "compiled/alpha/manifests/app.yml").st_mode & 0o777 == 0o755
+
+
+def test_nested_dotted_targets_do_not_clobber_each_other(tmp_path):
+    root = simple_project(tmp_path / "p", targets={"my": "1", "my.dotted": "2"})
+    # A dotted file name: Kapitan's short name is "dotted", so use the full one.
+    (root / "inventory/targets/my.dotted.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 2\n  target_name: ${_reclass_:name:full}\n")
+    assert kcompile(cwd=root).code == 0
+    assert kcompile("-t", "my", cwd=root).code == 0
+    tree = content(root / "compiled")
+    assert tree["my/dotted/manifests/app.yml"][0] == b"name: my.dotted\nreplicas: 2"
+    assert tree["my/manifests/app.yml"][0] == b"name: my\nreplicas: 1"
+
+
+SLOW_FILTER = """\
+import time
+
+
+def slow(value):
+    time.sleep(60)
+    return value
+"""
+
+
+def test_killed_compile_leaves_compiled_intact(tmp_path):
+    root = simple_project(tmp_path / "p")
+    assert kcompile(cwd=root).code == 0
+    before = snapshot(root / "compiled")
+    write_tree(root, {
+        "lib/jinja2_filters.py": SLOW_FILTER,
+        "templates/app.yml": "name: {{ inventory.parameters.target_name | slow }}\n",
+        "inventory/targets/beta.yml": "classes: [common]\nparameters:\n  replicas: 9\n",
+    })
+    staging = root / ".kcompile-staging"
+    for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+        proc = subprocess.Popen([sys.executable, "-m", "kapitan_lite", "-p", "2"], cwd=root,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not list(staging.glob("compiled/*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(staging.glob("compiled/*")), "compile never started writing to staging"
+        os.killpg(proc.pid, sig) if sig == signal.SIGKILL else proc.send_signal(sig)
+        proc.wait(timeout=30)
+        if sig != signal.SIGKILL:
+            os.killpg(proc.pid, signal.SIGKILL) if _alive(proc.pid) else None
+        assert snapshot(root / "compiled") == before, f"compiled/ changed after {sig!r}"
+    # The next run cleans up what the killed ones left and compiles normally.
+    write_tree(root, {"templates/app.yml": "name: {{ inventory.parameters.target_name }}\n"})
+    run = kcompile(cwd=root)
+    assert run.code == 0, run.err
+    assert not staging.exists()
+    assert content(root / "compiled")["beta/manifests/app.yml"][0] == b"name: beta"
+
+
+def _alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_concurrent_run_is_refused(tmp_path):
+    root = simple_project(tmp_path / "p")
+    write_tree(root, {
+        "lib/jinja2_filters.py": SLOW_FILTER,
+        "templates/app.yml": "name: {{ inventory.parameters.target_name | slow }}\n",
+    })
+    proc = subprocess.Popen([sys.executable, "-m", "kapitan_lite"], cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not list((root / ".kcompile-staging").glob("compiled/*")):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        run = kcompile(cwd=root)
+        assert run.code == 2
+        assert "another kcompile run is using this output path" in run.err
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_output_path_option(project, tmp_path):
+    out = tmp_path / "elsewhere"
+    assert kcompile("--output-path", str(out), cwd=project).code == 0
+    assert (out / "compiled/alpha/manifests/app.yml").read_text() == "name: alpha\nreplicas: 1"
+    assert not (project / "compiled").exists()
+    assert not Path(out / ".kcompile-staging").exists()
