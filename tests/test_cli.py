@@ -130,3 +130,19 @@ def test_unknown_backend_is_a_usage_error(project):
 def test_version(project):
     run = kcompile("--version", cwd=project)
     assert run.code == 0 and "kcompile, version" in run.out
+
+
+@pytest.mark.parametrize("backend", ["reclass", "reclass-rs"])
+def test_inventory_global_resolves_only_what_templates_read(project, backend):
+    write_tree(project, {
+        "templates/app.yml": "peer: {{ inventory_global['beta'].parameters.replicas }}\n",
+        "inventory/targets/gamma.yml": "classes: [common]\nparameters:\n  x: ${nope}\n",
+    })
+    run = kcompile("--backend", backend, "-t", "alpha", cwd=project)
+    assert run.code == 0, run.err
+    assert (project / "compiled/alpha/manifests/app.yml").read_text() == "peer: 2"
+    # reading a broken target through inventory_global reports that target's problem
+    write_tree(project, {"templates/app.yml": "{{ inventory_global['gamma'].parameters.x }}\n"})
+    run = kcompile("--backend", backend, "-t", "alpha", "beta", "-p", "2", cwd=project)
+    assert run.code == 2
+    assert "gamma: undefined reference ${nope}" in run.err

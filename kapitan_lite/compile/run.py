@@ -8,14 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-from ..inputs.jinja2 import reads_inventory_global
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..project import Settings
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefStore
 from .concurrency import run_targets
-from .plan import TargetPlan, expand_input_path, plan_target
+from .plan import TargetPlan, plan_target
 from .target import CompileJob, TargetResult
 from .writer import Staging, apply
 
@@ -31,23 +30,6 @@ class CompileReport:
     unchanged: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-
-
-def _needs_global(plans: dict[str, TargetPlan], search_paths: list[str]) -> bool:
-    """Whether any template of these plans reads ``inventory_global``."""
-    checked: set[str] = set()
-    for plan in plans.values():
-        for item in plan.items:
-            if item["input_type"] != "jinja2":
-                continue
-            for input_path in item["input_paths"]:
-                for path in expand_input_path(input_path, search_paths):
-                    if path in checked:
-                        continue
-                    checked.add(path)
-                    if reads_inventory_global(path, search_paths):
-                        return True
-    return False
 
 
 def compile_project(settings: Settings, names: list[str] | None = None,
@@ -77,14 +59,12 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     all_dirs = {tf.output_dir for tf in inventory.targets.values()}
     with Staging(settings.output_path) as staging:
         search_paths = [*settings.search_paths, staging.root]
-        if _needs_global(plans, search_paths):
-            inventory_global = inventory.resolve_all()
-        else:
-            inventory_global = LazyGlobalInventory(inventory)
         job = CompileJob(
             plans=plans,
             targets=resolved,
-            inventory_global=inventory_global,
+            # Targets resolve when a template first reads them; those being
+            # compiled are resolved already, and forked workers inherit them.
+            inventory_global=LazyGlobalInventory(inventory),
             target_files={n: inventory.targets[n].path for n in compilable},
             classes_dir=inventory.classes_dir,
             all_target_dirs=all_dirs,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Problem
+from ..errors import Problem, UserError
 from ..inputs import InputType, TargetEnv, get_input_type
 from ..inputs.base import InputError
 from ..inventory.locate import Locator
@@ -97,6 +97,8 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
             for path in paths:
                 try:
                     impl.compile(item, path, out_dir, env)
+                except UserError as exc:  # a target read through inventory_global is broken
+                    item_problems.extend(exc.problems)
                 except InputError as exc:
                     where, line = exc.path or path, exc.line
                     if exc.tag and not line:

@@ -15,8 +15,8 @@ import traceback
 from typing import Any
 
 import jinja2
-import jinja2.meta
 
+from ..errors import UserError
 from ..refs.store import RefError
 from .base import InputError, TargetEnv
 from .jinja2_filters import kapitan_filters, load_filter_file
@@ -126,7 +126,7 @@ class Jinja2Input:
             try:
                 template = self.environment(directory, env).get_template(filename)
                 text = template.render(context)
-            except InputError:
+            except (InputError, UserError):
                 raise
             except Exception as exc:
                 where, line = _template_location(exc, path)
@@ -142,40 +142,3 @@ class Jinja2Input:
             with open(dest, "w", encoding="utf-8") as fp:
                 fp.write(text)
             os.chmod(dest, stat.S_IMODE(os.stat(path).st_mode))
-
-
-def reads_inventory_global(path: str, search_paths: list[str], seen: set[str] | None = None) -> bool:
-    """Whether a template (or one it includes) reads ``inventory_global``.
-
-    Conservative: a dynamic include, or a template that cannot be parsed,
-    counts as reading it.
-    """
-    seen = set() if seen is None else seen
-    files = [p for _, p in template_files(path)] if os.path.isdir(path) else [path]
-    for file in files:
-        if file in seen:
-            continue
-        seen.add(file)
-        try:
-            with open(file, encoding="utf-8") as fp:
-                source = fp.read()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if "inventory_global" in source:
-            return True
-        if not any(word in source for word in ("include", "import", "extends", "from")):
-            continue
-        try:
-            ast = jinja2.Environment(extensions=["jinja2.ext.do"]).parse(source)
-        except jinja2.TemplateSyntaxError:
-            continue  # the compile reports it
-        for ref in jinja2.meta.find_referenced_templates(ast):
-            if ref is None:
-                return True
-            for base in [os.path.dirname(file), *search_paths]:
-                cand = os.path.join(base, ref)
-                if os.path.isfile(cand):
-                    if reads_inventory_global(cand, search_paths, seen):
-                        return True
-                    break
-    return False
