@@ -77,3 +77,12 @@ def test_custom_filter_file(tmp_path):
     path = tmp_path / "jinja2_filters.py"
     path.write_text("import os\n\ndef shout(s):\n    return s.upper()\n\n_x = 1\n")
     assert set(f.load_filter_file(str(path))) == {"shout"}
+
+
+def test_suffix_is_stripped_once_not_as_a_character_set():
+    from kapitan_lite.inputs.jinja2 import strip_suffix
+
+    assert strip_suffix("obj.j2", ".j2") == "obj"  # Kapitan's rstrip gives "ob"
+    assert strip_suffix("app.yaml.j2", ".j2") == "app.yaml"
+    assert strip_suffix("app.yaml", ".j2") == "app.yaml"
+    assert strip_suffix("x.j2", "") == "x.j2"

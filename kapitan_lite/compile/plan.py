@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Problem
-from ..inputs import get_input_type
+from ..inputs import REGISTRY
 from ..inventory import Inventory, Target
-
-SUPPORTED = ("jinja2", "copy")
 
 
 @dataclass(frozen=True)
@@ -56,11 +54,11 @@ def plan_target(inventory: Inventory, name: str, target: Target) -> tuple[Target
         problems.append(Problem(tf.path, 0, name, f"parameters.kapitan.vars.target is "
                                 f"{vars_target!r} but the target is named {name!r}"))
     for i, item in enumerate(kap["compile"]):
-        if get_input_type(item["input_type"]) is None:
+        if item["input_type"] not in REGISTRY:
             problems.append(Problem(tf.path, 0, name,
                                     f"parameters.kapitan.compile[{i}]: input_type "
                                     f"{item['input_type']} is not supported yet "
-                                    f"(supported: {', '.join(SUPPORTED)})"))
+                                    f"(supported: {', '.join(sorted(REGISTRY))})"))
     if problems:
         return None, problems
     explicit = tuple(inventory.explicit_keys(name)) or tuple(frozenset() for _ in kap["compile"])

@@ -49,8 +49,3 @@ def parse(match: re.Match[str]) -> Tag:
         return Tag(text, type_name, attrs[1], hash=attrs[2], functions=functions)
     # 2 parts: type:path; 5 parts: vaultkv type:path:mount:path_in_vault:key
     return Tag(text, type_name, attrs[1], functions=functions)
-
-
-def find(text: str) -> list[Tag]:
-    """Every tag in ``text``, in order."""
-    return [parse(m) for m in TAG_RE.finditer(text)]

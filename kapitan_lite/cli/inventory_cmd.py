@@ -1,0 +1,54 @@
+"""``kcompile inventory``: print the resolved inventory."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ..errors import UserError
+from ..inventory import Inventory
+from ..outputs import dump_inventory_yaml
+from .options import COMMON, apply_options, merge_opts, run_action, settings_from
+
+
+def _pattern_get(data: Any, pattern: str) -> Any:
+    value = data
+    for key in [k for k in pattern.replace(":", ".").split(".") if k]:
+        if not isinstance(value, dict) or key not in value:
+            raise UserError.of(f"--pattern {pattern}: no key {key!r}")
+        value = value[key]
+    return value
+
+
+@click.command("inventory")
+@apply_options(COMMON)
+@click.option("-t", "--target", "target", default=None, help="Only this target.")
+@click.option("--pattern", default=None, help="Only this key of the target, e.g. parameters.a.b.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
+@click.pass_context
+def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, fmt: str,
+                  **local: Any) -> None:
+    """Print the resolved inventory, or one target's, or one key of it."""
+    opts = merge_opts(ctx, local)
+
+    def action() -> int:
+        settings = settings_from(opts)
+        inv = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+        data: Any
+        if target:
+            data = inv.get(target)
+            if pattern:
+                data = _pattern_get(data, pattern)
+        else:
+            if pattern:
+                raise UserError.of("--pattern needs -t TARGET")
+            data = inv.resolve_all()
+        if fmt == "json":
+            click.echo(json.dumps(data, indent=2, sort_keys=True))
+        else:
+            click.echo(dump_inventory_yaml(data), nl=False)
+        return 0
+
+    run_action(opts, action)

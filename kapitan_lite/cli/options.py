@@ -1,0 +1,132 @@
+"""Options and plumbing shared by every ``kcompile`` command.
+
+Exit codes: 0 success, 1 a check found a difference, 2 a user error,
+3 an internal error (a traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..errors import UserError
+from ..inventory import ENGINES
+from ..project import Settings, find_root
+
+EXIT_USER = 2
+EXIT_INTERNAL = 3
+
+COMMON = [
+    click.option("--inventory-path", default=None, help="Inventory directory [inventory]."),
+    click.option("--output-path", default=None, help="Output goes to OUTPUT_PATH/compiled [.]."),
+    click.option("--refs-path", default=None, help="Refs directory [refs]."),
+    click.option("--backend", "--inventory-backend", "backend", default=None,
+                 type=click.Choice(ENGINES), help="Inventory engine [reclass]."),
+    click.option("--compose-target-name", is_flag=True, default=None,
+                 help="Name targets by their path under targets/ (sub/t.yml -> sub.t)."),
+    click.option("-J", "--search-paths", "search_paths", multiple=True,
+                 help="Search paths for inputs [. lib]; repeatable."),
+    click.option("--jinja2-filters", default=None,
+                 help="Custom Jinja2 filters file [lib/jinja2_filters.py]."),
+    click.option("-p", "--parallelism", type=click.IntRange(min=1), default=None,
+                 help="Worker processes [one per CPU]."),
+    click.option("-v", "--verbose", is_flag=True, default=None, help="Say more."),
+    click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
+]
+SELECT = [
+    click.option("-t", "--targets", "targets", multiple=True,
+                 help="Compile this target; repeatable (-t a -t b, or -t a b)."),
+    click.option("-l", "--labels", "labels", multiple=True,
+                 help="Only targets whose parameters.kapitan.labels match key=value; repeatable."),
+]
+
+
+def apply_options(options: list[Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+    return wrap
+
+
+def merge_opts(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
+    """Options given to the sub-command win over those given before it."""
+    merged = dict(ctx.obj or {})
+    for key, value in local.items():
+        if value not in (None, ()) or key not in merged:
+            merged[key] = value
+    return merged
+
+
+def settings_from(opts: dict[str, Any]) -> Settings:
+    """Find the project root, move there, and build the run's settings."""
+    inventory_path = opts.get("inventory_path") or "inventory"
+    root = find_root(os.getcwd(), inventory_path)
+    os.chdir(root)
+    search = tuple(opts.get("search_paths") or ()) or (".", "lib")
+    return Settings(
+        root=root,
+        inventory_path=inventory_path,
+        output_path=opts.get("output_path") or ".",
+        refs_path=opts.get("refs_path") or "refs",
+        search_paths=search,
+        jinja2_filters=opts.get("jinja2_filters") or os.path.join("lib", "jinja2_filters.py"),
+        backend=opts.get("backend") or "reclass",
+        parallelism=opts.get("parallelism") or 0,
+        compose_target_name=bool(opts.get("compose_target_name")),
+        verbose=bool(opts.get("verbose")),
+        debug=bool(opts.get("debug")),
+    )
+
+
+def parse_labels(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError.of(f"label {pair!r} must look like key=value")
+        out[key] = value
+    return out
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_action(opts: dict[str, Any], action: Callable[[], int | None]) -> None:
+    """Run an action, turning errors into messages and exit codes."""
+    debug = bool(opts.get("debug"))
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO if opts.get("verbose") else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    # SIGTERM unwinds like Ctrl-C, so the staging area is cleaned up.
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = action() or 0
+    except UserError as exc:
+        if debug:
+            traceback.print_exc()
+        for problem in exc.problems:
+            click.echo(problem.render(), err=True)
+        n = len(exc.problems)
+        click.echo(f"kcompile: {n} problem{'s' if n != 1 else ''}; compiled/ left unchanged",
+                   err=True)
+        sys.exit(EXIT_USER)
+    except KeyboardInterrupt:
+        click.echo("kcompile: interrupted; compiled/ left unchanged", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"kcompile: internal error: {type(exc).__name__}: {exc} "
+                   "(run with --debug for a traceback)", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code)
