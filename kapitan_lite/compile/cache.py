@@ -30,9 +30,17 @@ from .deps import Deps, Hasher
 CACHE_NAME = ".kcompile-cache"
 STATE_FILE = "state.json"
 FORMAT = 1
-# A dependency modified this close to (or after) the start of the run may have
-# changed while it was being read: such a target is not cached.
-MTIME_SLACK_NS = 2_000_000_000
+# A dependency modified after the run started may have changed while it was
+# being read: such a target is not cached. File times come from the kernel's
+# coarse clock, a few ms behind; on filesystems that keep whole seconds only,
+# allow two.
+MTIME_SLACK_NS = 50_000_000
+COARSE_MTIME_SLACK_NS = 2_000_000_000
+
+
+def _changed_during_run(mtime_ns: int, run_started_ns: int) -> bool:
+    coarse = mtime_ns % 1_000_000_000 == 0
+    return mtime_ns >= run_started_ns - (COARSE_MTIME_SLACK_NS if coarse else MTIME_SLACK_NS)
 
 
 @dataclass
@@ -159,7 +167,7 @@ class Cache:
         inv = sorted([k, p] for k, p in inventory_deps)
         inp = sorted([k, p] for k, p in deps.inputs)
         for kind, path in [*inv, *inp]:
-            if self.hasher.mtime_ns(kind, path) >= run_started_ns - MTIME_SLACK_NS:
+            if _changed_during_run(self.hasher.mtime_ns(kind, path), run_started_ns):
                 self.entries.pop(name, None)  # may have changed while we read it
                 return
         inv_entry = Entry(key="", inventory_key="", target_dir=target_dir, inventory_deps=inv,
