@@ -109,6 +109,9 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 jinja2_filters_path=settings.jinja2_filters,
                 tags=TagCompiler(RefStore(settings.refs_path)),
                 all_target_dirs=all_dirs,
+                bytecode_dir=os.path.join(store.dir if store.enabled else staging.root,
+                                          f"jinja2-{_source_digest()[:16]}"),
+                track_deps=store.enabled,
                 reveal=settings.reveal,
             )
             results = run_targets(job, stale, settings.workers(len(stale)), on_result)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..compile.deps import Deps
+from ..compile.staged import StagedTarget
 from ..refs.compiler import TagCompiler
 
 
@@ -22,6 +23,8 @@ class TargetEnv:
     jinja2_filters_path: str
     reveal: bool = False
     deps: Deps = field(default_factory=Deps)  # what this target reads, for the cache
+    bytecode_dir: str | None = None  # where compiled templates are shared between processes
+    output: StagedTarget | None = None  # in-memory output, for input types with in_memory
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,6 +48,9 @@ class InputType(Protocol):
     """
 
     tracks_deps: bool
+    # True: writes through ``env.output`` only. Otherwise the target's output
+    # so far is put on disk in ``out_dir``'s tree first and read back after.
+    in_memory: bool
 
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Write this input's files below ``out_dir``; raise :class:`InputError` on bad input."""

@@ -88,6 +88,7 @@ class Jinja2Input:
     """Renders templates; Environments are cached per template directory."""
 
     tracks_deps = True
+    in_memory = True
 
     def __init__(self) -> None:
         self._envs: dict[tuple[str, tuple[str, ...]], jinja2.Environment] = {}
@@ -114,7 +115,15 @@ class Jinja2Input:
         key = (template_dir, tuple(env.search_paths))
         jenv = self._envs.get(key)
         if jenv is None:
+            bcc = None
+            if env.bytecode_dir:
+                os.makedirs(env.bytecode_dir, exist_ok=True)
+                # Each template is compiled once and shared with the other
+                # workers (and, when the cache is on, later runs). Entries are
+                # checked against the template's source.
+                bcc = jinja2.FileSystemBytecodeCache(env.bytecode_dir)
             jenv = _TrackingEnvironment(
+                bytecode_cache=bcc,
                 undefined=jinja2.StrictUndefined,
                 loader=jinja2.FileSystemLoader([template_dir or "./", *env.search_paths]),
                 trim_blocks=True,
@@ -161,8 +170,6 @@ class Jinja2Input:
                 text = env.tags.compile_text(text, env.deps)
             except RefError as exc:
                 raise InputError(str(exc), path, _line_of(path, exc.tag), tag=exc.tag) from exc
-            dest = os.path.join(out_dir, name)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            with open(dest, "w", encoding="utf-8") as fp:
-                fp.write(text)
-            os.chmod(dest, stat.S_IMODE(os.stat(path).st_mode))
+            assert env.output is not None
+            env.output.write(os.path.join(out_dir, name), text.encode("utf-8"),
+                             stat.S_IMODE(os.stat(path).st_mode))
