@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import Problem, UserError
 from ..inputs import InputType, TargetEnv, get_input_type
-from ..inputs.base import InputError
+from ..inputs.base import InputError, OutputOptions
 from ..inventory.locate import Locator
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
@@ -46,6 +46,7 @@ class CompileJob:
     jinja2_filters_path: str
     tags: TagCompiler
     reveal: bool = False
+    output: OutputOptions = field(default_factory=OutputOptions)
     _inputs: dict[str, InputType] = field(default_factory=dict)
 
     def input_type(self, name: str) -> InputType:
@@ -70,8 +71,9 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         tags=job.tags,
         jinja2_filters_path=job.jinja2_filters_path,
         reveal=job.reveal,
+        output=job.output,
     )
-    staged_root = os.path.join(job.staging_compiled, plan.target_dir)
+    staged_root = env.output_root = os.path.join(job.staging_compiled, plan.target_dir)
     tfile = job.target_files[name]
     for index, item in enumerate(plan.items):
         label = item.get("name") or f"compile[{index}]"
@@ -84,15 +86,18 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         # itself asks to ignore it.
         ignore_missing = bool(item.get("ignore_missing")) and "ignore_missing" in explicit
         item_problems: list[Problem] = []
+        # Some types (remove) act on the output being built, never on sources
+        # or the committed compiled/: their paths resolve in staging only.
+        bases = job.search_paths[-1:] if getattr(impl, "output_only", False) else job.search_paths
         for input_path in item["input_paths"]:
-            paths = expand_input_path(input_path, job.search_paths)
+            paths = expand_input_path(input_path, bases)
             if not paths:
                 if not ignore_missing:
                     where, line = Locator(job.classes_dir, tfile, name).ref_use(input_path)
                     item_problems.append(Problem(
                         where, line, name,
                         f"{label}: input path {input_path} not found "
-                        f"(searched {', '.join(job.search_paths[:-1])})"))
+                        f"(searched {', '.join(bases[:-1] or ['the compiled output'])})"))
                 continue
             for path in paths:
                 try:
@@ -104,6 +109,8 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                     if exc.tag and not line:
                         # The tag came from the inventory, not from the template.
                         where, line = Locator(job.classes_dir, tfile, name).tag_use(exc.tag)
+                    elif exc.ref and not line:
+                        where, line = Locator(job.classes_dir, tfile, name).ref_use(exc.ref)
                     item_problems.append(Problem(where, line, name, exc.message))
                 except RefError as exc:
                     item_problems.append(Problem(path, 0, name, str(exc)))

@@ -19,8 +19,41 @@ def _copy() -> InputType:
     return CopyInput()
 
 
+def _kadet() -> InputType:
+    from .kadet import KadetInput
+
+    return KadetInput()
+
+
+def _jsonnet() -> InputType:
+    from .jsonnet import JsonnetInput
+
+    return JsonnetInput()
+
+
+def _helm() -> InputType:
+    from .helm import HelmInput
+
+    return HelmInput()
+
+
+def _external() -> InputType:
+    from .external import ExternalInput
+
+    return ExternalInput()
+
+
+def _remove() -> InputType:
+    from .remove import RemoveInput
+
+    return RemoveInput()
+
+
 # Input types this release implements; the others Kapitan knows are rejected by the plan.
-REGISTRY: dict[str, Callable[[], InputType]] = {"jinja2": _jinja2, "copy": _copy}
+REGISTRY: dict[str, Callable[[], InputType]] = {
+    "jinja2": _jinja2, "copy": _copy, "kadet": _kadet, "jsonnet": _jsonnet, "helm": _helm,
+    "external": _external, "remove": _remove,
+}
 
 
 def get_input_type(name: str) -> InputType | None:

@@ -9,6 +9,15 @@ from typing import Any, Protocol
 from ..refs.compiler import TagCompiler
 
 
+@dataclass(frozen=True)
+class OutputOptions:
+    """How generated objects are serialised (``--indent``, ``-L``, ``--yaml-dump-null-as-empty``)."""
+
+    indent: int = 2
+    multiline_string_style: str = "literal"
+    null_as_empty: bool = False
+
+
 @dataclass
 class TargetEnv:
     """What an input type may use while compiling one target."""
@@ -20,18 +29,24 @@ class TargetEnv:
     tags: TagCompiler
     jinja2_filters_path: str
     reveal: bool = False
+    output: OutputOptions = field(default_factory=OutputOptions)
+    output_root: str = ""  # this target's directory in the compiled output being built
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class InputError(Exception):
     """A located problem in an input (template file and line)."""
 
-    def __init__(self, message: str, path: str = "", line: int = 0, tag: str = ""):
+    def __init__(self, message: str, path: str = "", line: int = 0, tag: str = "",
+                 ref: str = ""):
         super().__init__(message)
         self.message = message
         self.path = path
         self.line = line
         self.tag = tag  # the ref tag at fault, if any: its source is looked up later
+        # Inventory text to locate the problem by (e.g. the item's input path),
+        # for problems that lie in the compile item rather than in a file.
+        self.ref = ref
 
 
 class InputType(Protocol):
