@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import UserError
+from ..inputs.base import OutputOptions
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..project import Settings
@@ -74,6 +75,8 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             jinja2_filters_path=settings.jinja2_filters,
             tags=TagCompiler(RefStore(settings.refs_path)),
             reveal=settings.reveal,
+            output=OutputOptions(settings.indent, settings.yaml_multiline_string_style,
+                                 settings.yaml_dump_null_as_empty),
         )
         results = run_targets(job, compilable, settings.workers(len(compilable)), on_result)
         problems += [p for r in results for p in r.problems]
