@@ -23,23 +23,31 @@ from .base import InputError, TargetEnv
 AUTO_TYPES = ("toml", "json", "yaml", "yml")
 
 
+def _pruned(obj: Any) -> Any:
+    # None stands for "drop me": a null, or a container that was empty to begin with.
+    if isinstance(obj, Mapping):
+        if not obj:
+            return None
+        return {k: v for k, v in ((k, _pruned(v)) for k, v in obj.items()) if v is not None}
+    if isinstance(obj, list | tuple):
+        if not obj:
+            return None
+        return [v for v in (_pruned(v) for v in obj) if v is not None]
+    return obj
+
+
 def prune_empty(obj: Any) -> Any:
     """``obj`` without ``null``, ``{}`` and ``[]`` values at any depth (Kapitan's ``prune``).
 
-    ``0``, ``false`` and ``""`` stay. The top-level value keeps its type: a
-    mapping whose every value was empty becomes ``{}``.
+    ``0``, ``false`` and ``""`` stay. As in Kapitan, a container is dropped
+    when it was empty, not when pruning emptied it (``{a: {b: null}}`` gives
+    ``{a: {}}``). The top-level value keeps its type: an empty mapping stays
+    ``{}``, where Kapitan writes an empty file.
     """
-    if isinstance(obj, Mapping):
-        out = {}
-        for key, value in obj.items():
-            value = prune_empty(value)
-            if value is not None and value != {} and value != []:
-                out[key] = value
-        return out
-    if isinstance(obj, list | tuple):
-        kept = (prune_empty(v) for v in obj)
-        return [v for v in kept if v is not None and v != {} and v != []]
-    return obj
+    pruned = _pruned(obj)
+    if pruned is None and isinstance(obj, Mapping | list | tuple):
+        return {} if isinstance(obj, Mapping) else []
+    return pruned
 
 
 def file_name(key_path: str, output_type: str, default_type: str) -> tuple[str, str]:
