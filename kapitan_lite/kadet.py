@@ -31,7 +31,7 @@ from kadet import BaseModel, BaseObj, Dict
 from .inputs.base import TargetEnv
 
 # Name prefix of the modules components run as in sys.modules.
-MODULE_PREFIX = "kcompile_kadet."
+MODULE_PREFIX = "kcompile_kadet_"
 
 
 @dataclass
@@ -132,7 +132,7 @@ def load_from_search_paths(module_name: str) -> types.ModuleType:
     for base in run.env.search_paths:
         directory = os.path.join(base, module_name)
         if os.path.isfile(os.path.join(directory, "__init__.py")):
-            return run.exec_package(directory, f"{MODULE_PREFIX}lib.{module_name}")
+            return run.exec_package(directory, f"{MODULE_PREFIX}lib_{module_name}")
     raise ModuleNotFoundError(f"Could not load module name {module_name}: no "
                               f"{module_name}/__init__.py in search paths "
                               f"{', '.join(run.env.search_paths)}")

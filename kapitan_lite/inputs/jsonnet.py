@@ -26,8 +26,10 @@ from .objects import write_objects
 # install directory, which holds lib/kapitan.libjsonnet; this is ours.
 BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jsonnet_lib")
 
-# A location in a Jsonnet error: "path:line:col" (static) or "path:line:col-col" (trace).
-_LOCATION = re.compile(r"(?P<path>[^\s:][^:\t]*):(?P<line>\d+):\d+")
+# A location in a Jsonnet error: "path:line:col", "path:line:col-col" or
+# "path:(line:col)-(line:col)".
+_LOCATION = re.compile(r"(?P<path>[^\s:][^:\t]*):(?:(?P<line>\d+):\d+(?:-\d+)?"
+                       r"|\((?P<line2>\d+):\d+\)-\(\d+:\d+\))")
 
 
 def error_location(message: str) -> tuple[str, int, str]:
@@ -38,11 +40,12 @@ def error_location(message: str) -> tuple[str, int, str]:
     if kind == "STATIC ERROR":
         m = _LOCATION.match(text)
         if m:
-            return m["path"], int(m["line"]), f"jsonnet static error: {text[m.end():].lstrip(': ')}"
+            return m["path"], int(m["line"] or m["line2"]), \
+                f"jsonnet static error: {text[m.end():].lstrip(': ')}"
     for frame in lines[1:]:
         m = _LOCATION.search(frame.strip())
         if m and not os.path.abspath(m["path"]).startswith(BUNDLED_DIR + os.sep):
-            return m["path"], int(m["line"]), f"jsonnet {kind.lower()}: {text or head}"
+            return m["path"], int(m["line"] or m["line2"]), f"jsonnet {kind.lower()}: {text or head}"
     return "", 0, f"jsonnet {kind.lower()}: {text or head}" if text else head
 
 

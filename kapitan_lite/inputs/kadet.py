@@ -121,7 +121,7 @@ class KadetInput:
             if not where:
                 where = init_path
             elif not os.path.abspath(where).startswith(os.path.abspath(directory) + os.sep):
-                message += f" (running component {directory})"
+                message += f" (running component {os.path.normpath(directory)})"
             raise InputError(message, where, line) from exc
         finally:
             sys.dont_write_bytecode = dont_write
