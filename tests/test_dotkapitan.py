@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, content, kcompile
+
 from kapitan_lite.dotkapitan import version_matches
 
 GOLDEN = REPO / "tests/golden/projects/output_opts"
