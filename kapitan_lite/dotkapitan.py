@@ -87,6 +87,9 @@ OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "targets": ("targets", _list),
     "labels": ("labels", _list),
 }
+# Kapitan options that change the output in ways kcompile does not support yet:
+# refused when turned on, rather than silently compiling something else.
+UNSUPPORTED = {"embed-refs": "embedding refs in the output"}
 # Kapitan reads some options from their own section rather than the command's.
 SECTIONS = {"inventory-backend": "inventory_backend", "compose-target-name": "global"}
 
@@ -147,6 +150,12 @@ def apply(root: str, command: str, opts: dict[str, Any]) -> dict[str, Any]:
                     problems.append(Problem(shown, lines.get(f"{section}.{name}", 0), "",
                                             f"{section}.{name} {exc}"))
                 break
+    for name, what in UNSUPPORTED.items():
+        for section in (command, "global"):
+            block = data.get(section)
+            if isinstance(block, dict) and block.get(name):
+                problems.append(Problem(shown, lines.get(f"{section}.{name}", 0), "",
+                                        f"{section}.{name}: {what} is not supported yet"))
     pinned = data.get("version")
     if pinned not in (None, "") and not merged.get("ignore_version_check") \
             and not version_matches(str(pinned)):

@@ -93,3 +93,12 @@ def test_bad_values_are_located(opts_project):
                                          ("0.35", False), ("0.36.2", False), ("1.0", False)])
 def test_version_matches(pin, ok):
     assert version_matches(pin) is ok
+
+
+def test_unsupported_option_is_refused(opts_project):
+    (opts_project / ".kapitan").write_text("compile:\n  search-paths: [., vendor]\n"
+                                           "  embed-refs: true\n")
+    run = kcompile(cwd=opts_project)
+    assert run.code == 2
+    assert run.err_lines[0] == ".kapitan:3: compile.embed-refs: embedding refs in the output " \
+                               "is not supported yet"

@@ -1,9 +1,12 @@
 """The example fleet at the repository root compiles to its committed compiled/."""
 
 import base64
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import REPO, content, kcompile
 
@@ -50,13 +53,8 @@ def test_no_plaintext_secret_in_compiled_output():
 
 def test_fleet_matches_real_kapitan(tmp_path):
     """The committed compiled/ is also what kapitan 0.36.3 writes (kadet and jsonnet included)."""
-    import os
-    import subprocess
-
     kapitan = Path(os.environ.get("KAPITAN_VENV", "/work/kvenv")) / "bin" / "kapitan"
     if not kapitan.is_file():
-        import pytest
-
         pytest.skip(f"no kapitan at {kapitan} (set KAPITAN_VENV)")
     root = _copy_fleet(tmp_path / "fleet")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

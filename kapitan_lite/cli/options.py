@@ -100,6 +100,7 @@ def settings_from(opts: dict[str, Any], command: str = "compile") -> Settings:
         parallelism=opts.get("parallelism") or 0,
         compose_target_name=bool(opts.get("compose_target_name")),
         verbose=bool(opts.get("verbose")),
+        reveal=bool(opts.get("reveal")),
         debug=bool(opts.get("debug")),
         indent=opts.get("indent") or 2,
         yaml_multiline_string_style=opts.get("yaml_multiline_string_style") or "literal",
