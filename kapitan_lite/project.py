@@ -43,6 +43,7 @@ class Settings:
     parallelism: int = 0
     compose_target_name: bool = False
     reveal: bool = False
+    cache: bool = True
     verbose: bool = False
     debug: bool = False
     # How generated objects are written (-i, -L, --yaml-dump-null-as-empty).

@@ -38,6 +38,10 @@ def command_env(env_vars: dict[str, Any], target_dir: str) -> dict[str, str]:
 class ExternalInput:
     """Runs a command per input path."""
 
+    # Targets using this type are always compiled (never taken from the cache):
+    # the command may read anything.
+    tracks_deps = False
+
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Run ``input_path`` with the item's args and env vars; it writes into ``out_dir``."""
         target_dir = os.path.abspath(out_dir)

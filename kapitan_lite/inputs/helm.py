@@ -120,6 +120,10 @@ def run_helm(binary: str, args: list[str], stdout_path: str | None) -> None:
 class HelmInput:
     """Renders helm charts with the helm binary."""
 
+    # Targets using this type are always compiled (never taken from the cache):
+    # the output depends on the helm binary and the whole chart.
+    tracks_deps = False
+
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Render the chart in ``input_path`` and write its files below ``out_dir``."""
         ref = item["input_paths"][0] if item.get("input_paths") else ""

@@ -52,6 +52,10 @@ def error_location(message: str) -> tuple[str, int, str]:
 class JsonnetInput:
     """Evaluates Jsonnet files; imported files are cached for the process."""
 
+    # Targets using this type are always compiled (never taken from the cache):
+    # imports and native file reads are not recorded yet.
+    tracks_deps = False
+
     def __init__(self) -> None:
         self._files: dict[str, bytes] = {}
         self._jinja2 = Jinja2Input()

@@ -58,6 +58,10 @@ def _component_frame(exc: BaseException, library: tuple[str, ...]) -> tuple[str,
 class KadetInput:
     """Runs kadet components; keeps each package's compiled code for the process."""
 
+    # Targets using this type are always compiled (never taken from the cache):
+    # a component is arbitrary Python: it may read any file, the environment or the clock.
+    tracks_deps = False
+
     def __init__(self) -> None:
         self._code: dict[str, types.CodeType] = {}
         self._library = _library_dirs()

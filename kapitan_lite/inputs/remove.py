@@ -19,6 +19,10 @@ from .base import InputError, TargetEnv
 class RemoveInput:
     """Deletes a file or directory from the output being built."""
 
+    # Targets using this type are always compiled (never taken from the cache):
+    # it acts on the output being built, which the cache does not track.
+    tracks_deps = False
+
     output_only = True  # input paths resolve in the compiled output, not in the search paths
 
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
