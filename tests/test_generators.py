@@ -391,3 +391,14 @@ def test_helm_refuses_set_params(tmp_path):
             {"charts/web/Chart.yaml": "name: web\n", "values/extra.yml": ""})
     run = kcompile(cwd=tmp_path)
     assert "helm_params set: not supported, use helm_values" in run.err
+
+
+def test_continue_on_compile_error_and_ignore_missing(tmp_path):
+    project(tmp_path, kadet_item(extra="  continue_on_compile_error: true\n") +
+            "- input_type: jsonnet\n  input_paths: [components/none.jsonnet]\n"
+            "  output_path: j\n  ignore_missing: true\n",
+            {"components/c/__init__.py": "def main():\n    raise RuntimeError('nope')\n"})
+    run = kcompile(cwd=tmp_path)
+    assert run.code == 0, run.err
+    assert "warning: components/c/__init__.py:2: t: RuntimeError: nope" in run.err
+    assert (tmp_path / "compiled/t/j").is_dir()
