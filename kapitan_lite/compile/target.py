@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..errors import Problem, UserError
 from ..inputs import InputType, TargetEnv, get_input_type
-from ..inputs.base import InputError
+from ..inputs.base import InputError, OutputOptions
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..inventory.locate import Locator
@@ -51,6 +51,7 @@ class CompileJob:
     bytecode_dir: str | None = None
     track_deps: bool = True  # only the cache needs them
     reveal: bool = False
+    output: OutputOptions = field(default_factory=OutputOptions)
     _inputs: dict[str, InputType] = field(default_factory=dict)
 
     def input_type(self, name: str) -> InputType:
@@ -91,11 +92,12 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         jinja2_filters_path=job.jinja2_filters_path,
         reveal=job.reveal,
         deps=deps,
+        output=job.output,
         bytecode_dir=job.bytecode_dir,
     )
-    staged_root = os.path.join(job.staging_compiled, plan.target_dir)
+    staged_root = env.output_root = os.path.join(job.staging_compiled, plan.target_dir)
     nested = nested_targets(plan.target_dir, job.all_target_dirs)
-    staged = env.output = StagedTarget(staged_root, nested)
+    staged = env.staged = StagedTarget(staged_root, nested)
     tfile = job.inventory.targets[name].path
     locator = Locator(job.inventory.classes_dir, tfile, name)
     for index, item in enumerate(plan.items):
@@ -116,15 +118,18 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         # itself asks to ignore it.
         ignore_missing = bool(item.get("ignore_missing")) and "ignore_missing" in explicit
         item_problems: list[Problem] = []
+        # Some types (remove) act on the output being built, never on sources
+        # or the committed compiled/: their paths resolve in staging only.
+        bases = job.search_paths[-1:] if getattr(impl, "output_only", False) else job.search_paths
         for input_path in item["input_paths"]:
-            paths = expand_input_path(input_path, job.search_paths, deps)
+            paths = expand_input_path(input_path, bases, deps)
             if not paths:
                 if not ignore_missing:
                     where, line = locator.ref_use(input_path)
                     item_problems.append(Problem(
                         where, line, name,
                         f"{label}: input path {input_path} not found "
-                        f"(searched {', '.join(job.search_paths[:-1])})"))
+                        f"(searched {', '.join(bases[:-1] or ['the compiled output'])})"))
                 continue
             for path in paths:
                 try:
@@ -136,6 +141,8 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                     if exc.tag and not line:
                         # The tag came from the inventory, not from the template.
                         where, line = locator.tag_use(exc.tag)
+                    elif exc.ref and not line:
+                        where, line = locator.ref_use(exc.ref)
                     item_problems.append(Problem(where, line, name, exc.message))
                 except RefError as exc:
                     item_problems.append(Problem(path, 0, name, str(exc)))

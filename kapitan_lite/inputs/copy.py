@@ -16,7 +16,7 @@ class CopyInput:
 
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Copy ``input_path`` below ``out_dir``, keeping file modes (dotfiles included)."""
-        out = env.output
+        out = env.staged
         assert out is not None
         if os.path.isfile(input_path):
             dest = out_dir if out.is_file(out_dir) else os.path.join(

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..refs.store import RefError
 from .base import InputError, TargetEnv
 from .jinja2_filters import kapitan_filters, load_filter_file
+from .objects import line_of
 
 DEFAULT_FILTERS_FILE = os.path.join("lib", "jinja2_filters.py")
 
@@ -54,18 +55,6 @@ def _template_location(exc: BaseException, default: str) -> tuple[str, int]:
         if not frame.filename.endswith(".py") and os.path.isfile(frame.filename):
             path, line = frame.filename, frame.lineno or 0
     return path, line
-
-
-def _line_of(path: str, needle: str) -> int:
-    """First line of ``path`` holding ``needle``, or 0."""
-    try:
-        with open(path, encoding="utf-8") as fp:
-            for number, line in enumerate(fp, 1):
-                if needle and needle in line:
-                    return number
-    except (OSError, UnicodeDecodeError):
-        pass
-    return 0
 
 
 class _TrackingEnvironment(jinja2.Environment):
@@ -169,7 +158,7 @@ class Jinja2Input:
             try:
                 text = env.tags.compile_text(text, env.deps)
             except RefError as exc:
-                raise InputError(str(exc), path, _line_of(path, exc.tag), tag=exc.tag) from exc
-            assert env.output is not None
-            env.output.write(os.path.join(out_dir, name), text.encode("utf-8"),
+                raise InputError(str(exc), path, line_of(path, exc.tag), tag=exc.tag) from exc
+            assert env.staged is not None
+            env.staged.write(os.path.join(out_dir, name), text.encode("utf-8"),
                              stat.S_IMODE(os.stat(path).st_mode))
