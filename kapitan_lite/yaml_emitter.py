@@ -42,11 +42,16 @@ _STR_TAG = "tag:yaml.org,2002:str"
 # Single-line printable ASCII, spaces allowed.
 _ASCII_LINE = re.compile(r"[ -~]*")
 
-# Strings whose scalar analysis allows a block plain scalar for certain: printable
-# ASCII; first character not an indicator (and not '-' or '.', so no '---'/'...');
-# no ': ' and no trailing ':'; no ' #'; no leading or trailing space.
+# Strings whose scalar analysis (Emitter.analyze_scalar) certainly allows a block
+# plain scalar: printable ASCII; a first character that is no indicator ('-' only
+# before a non-space, and neither '---' nor '...' at the start); no ': ', no
+# trailing ':', no ' #'; no leading or trailing space.
+_FIRST = r"(?:[A-Za-z0-9_/]|-(?!--)(?=[!-~])|\.(?!\.\.))"
 _REST = r"(?:[!-9;-~]|:(?=[!-~]))*"
-_PLAIN = re.compile(r"[A-Za-z0-9_/]" + _REST + r"(?: +(?:[!-\"$-9;-~]|:(?=[!-~]))" + _REST + r")*")
+_PLAIN = re.compile(_FIRST + _REST + r"(?: +(?:[!-\"$-9;-~]|:(?=[!-~]))" + _REST + r")*")
+
+# Multi-line texts whose analysis is simple: printable ASCII and line feeds.
+_BLOCK_TEXT = re.compile(r"[ -~\n]*")
 
 # Simple keys: PyYAML adds the length of the prepared tag ('!!str') to the key's
 # length and writes a complex key ('? ...') from 128 on.
@@ -89,6 +94,11 @@ class YamlWriter:
         self._emitter = dumper(self._sink, indent=indent, default_flow_style=False)
         self._emitter.tag_prefixes = dict(self._emitter.DEFAULT_TAG_PREFIXES)
         self._step = self._emitter.best_indent
+        # Implicit resolvers are looked up by first character (Resolver.resolve);
+        # a text starting with another character is a string. None: there are
+        # wildcard resolvers, every text needs the full resolve.
+        resolvers = self._emitter.yaml_implicit_resolvers
+        self._resolver_firsts = None if None in resolvers else frozenset(resolvers)
         self._width = self._emitter.best_width
         self._multiline_style = multiline_style
         self._null = null
@@ -230,11 +240,12 @@ class YamlWriter:
         """How PyYAML writes ``text`` when it has no explicit style: plain, single-quoted, other."""
         kind = self._kinds.get(text)
         if kind is None:
-            if _ASCII_LINE.fullmatch(text):
-                # Printable single-line ASCII always allows single quotes; plain if the
-                # analysis allows it and the resolver reads it back as a string.
-                plain = _PLAIN.fullmatch(text) is not None or \
-                    self._emitter.analyze_scalar(text).allow_block_plain
+            # Printable single-line ASCII always allows single quotes; plain if the
+            # analysis allows it and the resolver reads it back as a string.
+            if _PLAIN.fullmatch(text):
+                kind = _PLAIN_KIND if self._is_str(text) else _QUOTED_KIND
+            elif _ASCII_LINE.fullmatch(text):
+                plain = self._emitter.analyze_scalar(text).allow_block_plain
                 kind = _PLAIN_KIND if plain and self._is_str(text) else _QUOTED_KIND
             else:
                 kind = _OTHER_KIND
@@ -242,6 +253,10 @@ class YamlWriter:
         return kind
 
     def _is_str(self, text: str) -> bool:
+        """Whether the resolver reads ``text`` back as a string when written plain."""
+        firsts = self._resolver_firsts
+        if firsts is not None and text and text[0] not in firsts:
+            return True
         return self._emitter.resolve(ScalarNode, text, (True, False)) == _STR_TAG
 
     def _key(self, key: Any) -> str:
@@ -259,7 +274,7 @@ class YamlWriter:
         else:
             # A simple key never wraps, so the column and indent don't matter;
             # it follows the indentation (whitespace).
-            text, _column = self._emit(key, None, indent=0, column=0, whitespace=True,
+            text, _column = self._emit(key, None, None, indent=0, column=0, whitespace=True,
                                        indention=True, simple_key=True)
         self._keys[key] = text
         return text
@@ -282,28 +297,55 @@ class YamlWriter:
         done = self._written.get(place)
         if done is None:
             style = self._multiline_style if "\n" in text else None
+            # Emitter.choose_scalar_style keeps an explicit '"'; it keeps '|' or '>'
+            # when the analysis allows a block scalar, which for printable ASCII
+            # and line feeds means no space at the end of the text or of a line.
+            # Otherwise PyYAML analyses the text and chooses.
+            block_ok = style in ("|", ">") and _BLOCK_TEXT.fullmatch(text) is not None \
+                and text[-1] != " " and " \n" not in text
+            chosen = style if style == '"' or block_ok else None
             # The scalar's own indent (for wrapped and block lines) is one step in.
-            written, end_column = self._emit(text, style, indent + self._step, column,
-                                             whitespace=False, indention=after_dash,
-                                             simple_key=False)
-            done = self._written[place] = (written, end_column == 0,
-                                           self._emitter.open_ended)
+            if chosen == "|":
+                done = self._literal(text, indent + self._step)
+            else:
+                written, end_column = self._emit(text, style, chosen, indent + self._step,
+                                                 column, whitespace=False,
+                                                 indention=after_dash, simple_key=False)
+                done = (written, end_column == 0, self._emitter.open_ended)
+            self._written[place] = done
         written, eol, open_ended = done
         self._out.append(written)
         if open_ended:
             self._open_at = len(self._out)
         return eol
 
-    def _emit(self, text: str, style: str | None, indent: int, column: int,
-              whitespace: bool, indention: bool, simple_key: bool) -> tuple[str, int]:
+    def _literal(self, text: str, indent: int) -> tuple[str, bool, bool]:
+        """A multi-line string the analysis allows as a literal block (Emitter.write_literal).
+
+        Printable ASCII lines, no trailing space on the text or on a line:
+        the header with PyYAML's chomping/indentation hints, then each line at
+        ``indent``, empty lines bare. Returns the text, that it ends its line,
+        and whether it leaves the stream open-ended ('|+').
+        """
+        hints = self._emitter.determine_block_hints(text)
+        pad = " " * indent
+        body = text[:-1] if text[-1] == "\n" else text
+        lines = "".join(pad + line + "\n" if line else "\n" for line in body.split("\n"))
+        return " |" + hints + "\n" + lines, True, hints[-1:] == "+"
+
+    def _emit(self, text: str, style: str | None, chosen: str | None, indent: int,
+              column: int, whitespace: bool, indention: bool,
+              simple_key: bool) -> tuple[str, int]:
         """Write one string scalar with PyYAML's emitter, in the state the pipeline has there.
 
-        ``whitespace``/``indention`` describe the last character written, as
-        the emitter tracks them. Returns the text and the column it ends at.
+        ``style`` is the representer's style for the text; ``chosen`` the
+        style the emitter will choose when already known (``'"'`` or ``'>'``;
+        no tag is written for them), else ``None`` for the emitter's own
+        analysis, choice and tag. ``whitespace``/``indention`` describe the
+        last character written, as the emitter tracks them. Returns the text
+        and the column it ends at.
         """
         emitter = self._emitter
-        emitter.event = ScalarEvent(None, _STR_TAG, (self._is_str(text), True), text,
-                                    style=style)
         emitter.indent = indent
         emitter.column = column
         emitter.whitespace = whitespace
@@ -312,9 +354,16 @@ class YamlWriter:
         emitter.root_context = False
         emitter.simple_key_context = simple_key
         emitter.open_ended = False
-        emitter.analysis = None
-        emitter.style = None
-        emitter.process_tag()
-        emitter.process_scalar()
-        emitter.event = None
+        if chosen == '"':
+            emitter.write_double_quoted(text, not simple_key)
+        elif chosen == ">":
+            emitter.write_folded(text)
+        else:
+            emitter.event = ScalarEvent(None, _STR_TAG, (self._is_str(text), True), text,
+                                        style=style)
+            emitter.analysis = None
+            emitter.style = None
+            emitter.process_tag()
+            emitter.process_scalar()
+            emitter.event = None
         return self._sink.take(), emitter.column
