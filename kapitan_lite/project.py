@@ -43,6 +43,8 @@ class Settings:
     parallelism: int = 0
     compose_target_name: bool = False
     reveal: bool = False
+    embed_refs: bool = False
+    identities: tuple[str, ...] = ()  # age identity files (--identity)
     verbose: bool = False
     debug: bool = False
     extra: dict = field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import click
@@ -9,6 +10,7 @@ import click
 from ..errors import UserError
 from .options import (
     COMMON,
+    REVEAL,
     SELECT,
     apply_options,
     merge_opts,
@@ -33,6 +35,9 @@ def compile_targets(opts: dict[str, Any]) -> int:
             click.echo(f"Compiled {result.name} ({len(m.changed)} written, "
                        f"{len(m.files) - len(m.changed)} unchanged)", err=True)
 
+    if settings.reveal and _tracked_by_git(settings.compiled_dir):
+        click.echo(f"warning: --reveal writes plaintext secrets into {settings.compiled_dir}/, "
+                   "which git tracks: do not commit it", err=True)
     report = compile_project(settings, names or None, labels or None, on_result=progress)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -42,9 +47,20 @@ def compile_targets(opts: dict[str, Any]) -> int:
     return 0
 
 
+def _tracked_by_git(path: str) -> bool:
+    """Whether git tracks any file under ``path`` (False outside a repository)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--", path], capture_output=True, text=True,
+                             timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and bool(out.stdout.strip())
+
+
 @click.command("compile")
 @apply_options(COMMON)
 @apply_options(SELECT)
+@apply_options(REVEAL)
 @click.pass_context
 def compile_cmd(ctx: click.Context, **local: Any) -> None:
     """Compile all targets, or those selected with -t or -l."""

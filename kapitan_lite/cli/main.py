@@ -10,12 +10,14 @@ import click
 from .. import __version__
 from .compile_cmd import compile_cmd, compile_targets
 from .inventory_cmd import inventory_cmd
-from .options import COMMON, SELECT, apply_options, run_action
+from .options import COMMON, REVEAL, SELECT, apply_options, run_action
+from .refs_cmd import refs_cmd
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @apply_options(COMMON)
 @apply_options(SELECT)
+@apply_options(REVEAL)
 @click.version_option(__version__, prog_name="kcompile")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:
@@ -27,6 +29,7 @@ def cli(ctx: click.Context, **opts: Any) -> None:
 
 cli.add_command(compile_cmd)
 cli.add_command(inventory_cmd)
+cli.add_command(refs_cmd)
 
 
 def _expand_multi_targets(argv: list[str], commands: set[str]) -> list[str]:

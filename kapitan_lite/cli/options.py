@@ -40,6 +40,16 @@ COMMON = [
     click.option("-v", "--verbose", is_flag=True, default=None, help="Say more."),
     click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
 ]
+# Refs options of compile (on the group too, so `kcompile --reveal` works).
+REVEAL = [
+    click.option("--reveal/--no-reveal", "reveal", default=None,
+                 help="Write revealed secrets into compiled/ (never the default)."),
+    click.option("--embed-refs", is_flag=True, default=None,
+                 help="Write ?{type:<base64>:embedded} tags that carry the ref itself."),
+    click.option("--identity", "identities", multiple=True,
+                 help="age identity file for revealing age refs; repeatable "
+                      "[KCOMPILE_AGE_IDENTITY_FILE]."),
+]
 SELECT = [
     click.option("-t", "--targets", "targets", multiple=True,
                  help="Compile this target; repeatable (-t a -t b, or -t a b)."),
@@ -68,6 +78,8 @@ def merge_opts(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
 def settings_from(opts: dict[str, Any]) -> Settings:
     """Find the project root, move there, and build the run's settings."""
     inventory_path = opts.get("inventory_path") or "inventory"
+    # Files named on the command line are relative to where it was typed.
+    identities = tuple(os.path.abspath(p) for p in opts.get("identities") or ())
     root = find_root(os.getcwd(), inventory_path)
     os.chdir(root)
     search = tuple(opts.get("search_paths") or ()) or (".", "lib")
@@ -81,6 +93,9 @@ def settings_from(opts: dict[str, Any]) -> Settings:
         backend=opts.get("backend") or "reclass",
         parallelism=opts.get("parallelism") or 0,
         compose_target_name=bool(opts.get("compose_target_name")),
+        reveal=bool(opts.get("reveal")),
+        embed_refs=bool(opts.get("embed_refs")),
+        identities=identities,
         verbose=bool(opts.get("verbose")),
         debug=bool(opts.get("debug")),
     )

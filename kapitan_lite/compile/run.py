@@ -11,6 +11,7 @@ from ..errors import UserError
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..project import Settings
+from ..refs.backends import Backends
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefStore
 from .concurrency import run_targets
@@ -57,6 +58,12 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     compilable = [n for n in selected if n in plans]
 
     all_dirs = {tf.output_dir for tf in inventory.targets.values()}
+    tags = TagCompiler(RefStore(settings.refs_path), Backends(settings.identities),
+                       reveal=settings.reveal, embed=settings.embed_refs)
+    # With --reveal, decrypt the refs the targets' inventories name once, here,
+    # before the workers fork and inherit the plaintexts.
+    tags.prefetch((resolved[n]["parameters"] for n in compilable),
+                  threads=max(2, settings.workers(len(compilable)) * 2))
     with Staging(settings.output_path) as staging:
         search_paths = [*settings.search_paths, staging.root]
         job = CompileJob(
@@ -72,7 +79,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             compiled_dir=settings.compiled_dir,
             search_paths=search_paths,
             jinja2_filters_path=settings.jinja2_filters,
-            tags=TagCompiler(RefStore(settings.refs_path)),
+            tags=tags,
             reveal=settings.reveal,
         )
         results = run_targets(job, compilable, settings.workers(len(compilable)), on_result)

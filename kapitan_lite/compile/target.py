@@ -58,16 +58,31 @@ class CompileJob:
         return impl
 
 
+def ref_problem(err: RefError, locator: Locator, input_path: str) -> Problem:
+    """Locate a bad ref tag: the inventory line that holds it, else the template line."""
+    where, line = locator.tag_use(err.tag) if err.tag else (locator.target_file, 0)
+    if not line and err.tag:
+        for path in ([input_path] if os.path.isfile(input_path) else
+                     sorted(os.path.join(r, f) for r, _, fs in os.walk(input_path) for f in fs)):
+            found = locator.line_of(path, err.tag)
+            if found:
+                where, line = path, found
+                break
+    return Problem(where, line, locator.target, str(err))
+
+
 def compile_target(job: CompileJob, name: str) -> TargetResult:
     """Compile target ``name`` into staging and compare it with ``compiled/``."""
     plan = job.plans[name]
     result = TargetResult(name=name)
+    # Ref functions read the target's parameters.kapitan.secrets (gpg recipients, keys).
+    tags = job.tags.for_target(name, job.targets[name]["parameters"]["kapitan"].get("secrets"))
     env = TargetEnv(
         name=name,
         inventory=job.targets[name],
         inventory_global=job.inventory_global,
         search_paths=job.search_paths,
-        tags=job.tags,
+        tags=tags,
         jinja2_filters_path=job.jinja2_filters_path,
         reveal=job.reveal,
     )
@@ -106,9 +121,12 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                         where, line = Locator(job.classes_dir, tfile, name).tag_use(exc.tag)
                     item_problems.append(Problem(where, line, name, exc.message))
                 except RefError as exc:
-                    item_problems.append(Problem(path, 0, name, str(exc)))
+                    tags.problems.extend(getattr(exc, "errors", [exc]))
                 except OSError as exc:
                     item_problems.append(Problem(path, 0, name, f"{type(exc).__name__}: {exc}"))
+                # Every bad tag of this input, each where the inventory (or template) holds it.
+                locator = Locator(job.classes_dir, tfile, name)
+                item_problems.extend(ref_problem(err, locator, path) for err in tags.take_problems())
         if item_problems and item.get("continue_on_compile_error"):
             result.warnings.extend(p.render() for p in item_problems)
             continue
