@@ -83,6 +83,7 @@ def refs_cmd(ctx: click.Context, **local: Any) -> None:
 
 
 @refs_cmd.command("write")
+@apply_options(COMMON)
 @click.argument("token")
 @click.option("-f", "--file", "file_name", required=True, help="File with the value, or - for stdin.")
 @click.option("--base64", "encode_base64", is_flag=True,
@@ -99,9 +100,9 @@ def refs_cmd(ctx: click.Context, **local: Any) -> None:
 def write_cmd(ctx: click.Context, token: str, file_name: str, encode_base64: bool, binary: bool,
               recipients: tuple[str, ...], key: str | None, target: str | None,
               vault_auth: str | None, vault_mount: str | None, vault_path: str | None,
-              vault_key: str | None) -> None:
+              vault_key: str | None, **local: Any) -> None:
     """Write ref TYPE:PATH (under refs/) from a file or stdin."""
-    opts = merge_opts(ctx, {})
+    opts = merge_opts(ctx, local)
 
     def action() -> int:
         from ..refs.backends import Backends, RefParams
@@ -133,6 +134,7 @@ def write_cmd(ctx: click.Context, token: str, file_name: str, encode_base64: boo
 
 
 @refs_cmd.command("reveal")
+@apply_options(COMMON)
 @click.option("--ref-file", default=None, help="Print the value of this ref file.")
 @click.option("-f", "--file", "file_name", default=None,
               help="Print this file (or directory, or - for stdin) with its tags revealed.")
@@ -140,9 +142,9 @@ def write_cmd(ctx: click.Context, token: str, file_name: str, encode_base64: boo
 @IDENTITY
 @click.pass_context
 def reveal_cmd(ctx: click.Context, ref_file: str | None, file_name: str | None, tag: str | None,
-               identities: tuple[str, ...]) -> None:
+               identities: tuple[str, ...], **local: Any) -> None:
     """Print plaintext: of a ref file, of the tags in files, or of a tag string."""
-    opts = merge_opts(ctx, {})
+    opts = merge_opts(ctx, local)
 
     def action() -> int:
         from ..refs.backends import Backends
@@ -190,6 +192,7 @@ def _infer_target(path: str, targets: set[str]) -> str | None:
 
 
 @refs_cmd.command("rotate")
+@apply_options(COMMON)
 @click.argument("tokens", nargs=-1)
 @click.option("--all", "all_refs", is_flag=True, help="Every encrypted ref in refs/.")
 @click.option("--type", "types", multiple=True,
@@ -201,14 +204,14 @@ def _infer_target(path: str, targets: set[str]) -> str | None:
 @click.pass_context
 def rotate_cmd(ctx: click.Context, tokens: tuple[str, ...], all_refs: bool, types: tuple[str, ...],
                recipients: tuple[str, ...], key: str | None, target: str | None,
-               identities: tuple[str, ...]) -> None:
+               identities: tuple[str, ...], **local: Any) -> None:
     """Re-encrypt refs to new recipients or keys; the values do not change.
 
     New recipients or key come from --recipient/--key, else from -t TARGET's
     parameters.kapitan.secrets, else from the target the ref's path names
     (refs/<target>/... or refs/targets/<target>/...).
     """
-    opts = merge_opts(ctx, {})
+    opts = merge_opts(ctx, local)
 
     def action() -> int:
         from ..inventory import Inventory

@@ -188,12 +188,24 @@ class Revealer:
         with open(path, encoding="utf-8") as fp:
             text = fp.read()
         if path.endswith((".yml", ".yaml")):
-            docs = list(yaml.load_all(text, Loader=_Loader))
+            try:
+                docs = list(yaml.load_all(text, Loader=_Loader))
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                err = RefError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}")
+                err.location = (path, mark.line + 1 if mark else 0)
+                raise RefErrors([err]) from None
             revealed = self._located(self.reveal_obj, docs, path, 0, text)
             return yaml.dump_all(revealed, Dumper=yaml_dumper(None), default_flow_style=False,
                                  explicit_start=True), "yaml"
         if path.endswith(".json"):
-            revealed = self._located(self.reveal_obj, json.loads(text), path, 0, text)
+            try:
+                obj = json.loads(text)
+            except ValueError as exc:
+                err = RefError(f"not valid JSON: {exc}")
+                err.location = (path, getattr(exc, "lineno", 0))
+                raise RefErrors([err]) from None
+            revealed = self._located(self.reveal_obj, obj, path, 0, text)
             return json.dumps(revealed, indent=4, sort_keys=True), "json"
         return "".join(self._located(self.reveal_text, line, path, n)
                        for n, line in enumerate(text.splitlines(keepends=True), 1)), "raw"

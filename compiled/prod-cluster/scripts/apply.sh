@@ -25,6 +25,8 @@ echo ">> postgres"
 apply "${HERE}/manifests/postgres"
 echo ">> monitoring"
 apply "${HERE}/manifests/monitoring"
+echo ">> webapp-secrets"
+apply "${HERE}/manifests/webapp"
 
 if [[ -z "${DRY_RUN}" ]]; then
   kubectl --context "${CONTEXT}" -n "${NAMESPACE}" rollout status statefulset/postgres --timeout=5m
