@@ -28,11 +28,12 @@ class Run:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
-def kcompile(*args: str, cwd: Path | str, env: dict | None = None, timeout: int = 120) -> Run:
+def kcompile(*args: str, cwd: Path | str, env: dict | None = None, timeout: int = 120,
+             stdin: str | None = None) -> Run:
     """Run the real CLI (``python -m kapitan_lite``) in ``cwd``."""
     proc = subprocess.run(
         [sys.executable, "-m", "kapitan_lite", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, input=stdin,
         env={**os.environ, **(env or {})},
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
