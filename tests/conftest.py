@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from refs_support import age_keys, gpg_keys, local_kms  # noqa: F401 (fixtures for the refs tests)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -38,7 +38,12 @@ def test_no_plaintext_secret_in_compiled_output():
             data = yaml.safe_load(ref.read_text())
             if data["type"] == "base64":
                 secrets.append(base64.b64decode(data["data"]))
-    assert secrets
+            else:  # the age ref, revealed with the committed demo identity
+                run = kcompile("refs", "reveal", "--ref-file", str(ref), "--identity",
+                               str(REPO / "demo-keys/age-identity.txt"), cwd=REPO)
+                assert run.code == 0, run.err
+                secrets.append(run.out.encode())
+    assert len(secrets) == 4
     for path in (REPO / "compiled").rglob("*"):
         if path.is_file():
             body = path.read_bytes()
@@ -46,3 +51,15 @@ def test_no_plaintext_secret_in_compiled_output():
                 assert secret not in body, f"plaintext secret in {path}"
     tag = "?{base64:targets/prod-cluster/postgres/password:69a8849d}"
     assert tag in (REPO / "compiled/prod-cluster/manifests/postgres/secret.yml").read_text()
+    tag = "?{age:targets/prod-cluster/webapp/payment-api-key:"
+    assert tag in (REPO / "compiled/prod-cluster/manifests/webapp/secret.yml").read_text()
+
+
+def test_quick_start_reveal_with_the_demo_identity(tmp_path):
+    root = _copy_fleet(tmp_path / "fleet")
+    shutil.copytree(REPO / "compiled", root / "compiled")
+    run = kcompile("refs", "reveal", "-f", "compiled/prod-cluster/manifests/webapp/secret.yml",
+                   cwd=root, env={"KCOMPILE_AGE_IDENTITY_FILE":
+                                  str(REPO / "demo-keys/age-identity.txt")})
+    assert run.code == 0, run.err
+    assert yaml.safe_load(run.out)["stringData"]["PAYMENT_API_KEY"] == "pk_demo_4f9a2c7e1b"

@@ -14,15 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, content, kcompile
-from refs_support import (  # noqa: F401 (local_kms is a fixture)
-    KAPITAN,
-    GpgKeys,
-    LocalKms,
-    local_kms,
-    needs_gpg,
-    needs_kapitan,
-    stop_gpg_agent,
-)
+from refs_support import KAPITAN, GpgKeys, LocalKms, needs_gpg, needs_kapitan, stop_gpg_agent
 
 COMPAT = REPO / "tests" / "refs_compat"
 EXPECTED = json.loads((COMPAT / "expected.json").read_text())

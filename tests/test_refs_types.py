@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import kcompile, write_tree
-from refs_support import age_keys, gpg_keys, local_kms  # noqa: F401 (fixtures)
 
 SECRET = "correct horse battery staple"
 

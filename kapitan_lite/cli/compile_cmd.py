@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from typing import Any
 
@@ -36,7 +37,8 @@ def compile_targets(opts: dict[str, Any]) -> int:
                        f"{len(m.files) - len(m.changed)} unchanged)", err=True)
 
     if settings.reveal and _tracked_by_git(settings.compiled_dir):
-        click.echo(f"warning: --reveal writes plaintext secrets into {settings.compiled_dir}/, "
+        click.echo(f"warning: --reveal writes plaintext secrets into "
+                   f"{os.path.normpath(settings.compiled_dir)}/, "
                    "which git tracks: do not commit it", err=True)
     report = compile_project(settings, names or None, labels or None, on_result=progress)
     for warning in report.warnings:
