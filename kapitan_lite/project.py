@@ -45,6 +45,7 @@ class Settings:
     reveal: bool = False
     embed_refs: bool = False
     identities: tuple[str, ...] = ()  # age identity files (--identity)
+    cache: bool = True
     verbose: bool = False
     debug: bool = False
     extra: dict = field(default_factory=dict)

@@ -55,6 +55,8 @@ SELECT = [
                  help="Compile this target; repeatable (-t a -t b, or -t a b)."),
     click.option("-l", "--labels", "labels", multiple=True,
                  help="Only targets whose parameters.kapitan.labels match key=value; repeatable."),
+    click.option("--no-cache", "no_cache", is_flag=True, default=None,
+                 help="Compile every selected target, ignoring the incremental cache."),
 ]
 
 
@@ -96,6 +98,7 @@ def settings_from(opts: dict[str, Any]) -> Settings:
         reveal=bool(opts.get("reveal")),
         embed_refs=bool(opts.get("embed_refs")),
         identities=identities,
+        cache=not opts.get("no_cache"),
         verbose=bool(opts.get("verbose")),
         debug=bool(opts.get("debug")),
     )

@@ -14,6 +14,7 @@ reports them all; the caller locates and reports them.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -33,7 +34,8 @@ class TagCompiler:
 
     def __init__(self, store: RefStore, backends: Backends | None = None, *,
                  reveal: bool = False, embed: bool = False, revealer: Revealer | None = None,
-                 target: str = "", secrets: Any = None, collect: bool = False):
+                 target: str = "", secrets: Any = None, collect: bool = False,
+                 deps: Any = None):
         self.store = store
         self.backends = backends or Backends()
         self.revealer = revealer or Revealer(store, self.backends)
@@ -43,11 +45,20 @@ class TagCompiler:
         self.secrets = secrets  # the target's parameters.kapitan.secrets, for ref functions
         self.collect = collect
         self.problems: list[RefError] = []
+        # A Deps (compile/deps.py) that hears every ref file read, for the cache.
+        self.deps = deps
 
-    def for_target(self, name: str, secrets: Any) -> TagCompiler:
-        """A compiler for one target: same store and caches, its own problem list."""
+    def for_target(self, name: str, secrets: Any, deps: Any = None) -> TagCompiler:
+        """A compiler for one target: same store and caches, its own problem list and deps."""
         return TagCompiler(self.store, self.backends, reveal=self.reveal, embed=self.embed,
-                           revealer=self.revealer, target=name, secrets=secrets, collect=True)
+                           revealer=self.revealer, target=name, secrets=secrets, collect=True,
+                           deps=deps)
+
+    def _depend(self, ref_path: str, deps: Any) -> None:
+        deps = deps if deps is not None else self.deps
+        if deps is not None:
+            with contextlib.suppress(RefError):  # a path outside refs/ is reported anyway
+                deps.file(self.store.full_path(ref_path))
 
     def take_problems(self) -> list[RefError]:
         """The problems collected so far (and forget them)."""
@@ -55,15 +66,20 @@ class TagCompiler:
         return out
 
     # -- one tag ---------------------------------------------------------------
-    def compile_tag(self, tag: Tag) -> str:
-        """The output text for one tag; raises :class:`RefError` naming the ref."""
+    def compile_tag(self, tag: Tag, deps: Any = None) -> str:
+        """The output text for one tag; raises :class:`RefError` naming the ref.
+
+        ``deps`` (a :class:`~kapitan_lite.compile.deps.Deps`) hears which ref files were read.
+        """
+        if not tag.embedded:
+            self._depend(tag.file_path, deps)
         if tag.type not in TYPES:
             raise RefError(f"unknown ref type {tag.type!r} in {tag.text}")
         if tag.embedded:
             ref = self.revealer.resolve(tag)
             return self.revealer.reveal_tag(tag, ref) if self.reveal else tag.text
         if tag.functions and self.store.get(tag.file_path) is None:
-            self._create(tag)
+            self._create(tag, deps)
         ref = self.revealer.resolve(tag)
         if self.reveal:
             return self.revealer.reveal_tag(tag, ref)
@@ -81,7 +97,7 @@ class TagCompiler:
         payload = base64.b64encode(json.dumps(dump).encode()).decode()
         return f"?{{{tag.type}:{payload}:embedded}}"
 
-    def _create(self, tag: Tag) -> RefFile:
+    def _create(self, tag: Tag, deps: Any = None) -> RefFile:
         """Run the tag's functions and write the new ref, encrypted as its type says."""
         assert tag.functions is not None
         if tag.subvar:
@@ -89,7 +105,7 @@ class TagCompiler:
                            "can't be created by functions; write it with 'kcompile refs write'")
         try:
             ctx = run_chain(tag.functions, FunctionContext(
-                reveal_ref=lambda path: self._reveal_other(tag.type, path)))
+                reveal_ref=lambda path: self._reveal_other(tag.type, path, deps)))
         except RefError as exc:
             raise RefError(f"ref {tag.ref_name} does not exist and {tag.functions} failed: "
                            f"{exc}") from None
@@ -108,15 +124,16 @@ class TagCompiler:
             raise RefError(f"ref {tag.ref_name} does not exist and can't be created: {exc}") from None
         return self.store.write(tag.file_path, fields, exclusive=True)
 
-    def _reveal_other(self, type_name: str, path: str) -> tuple[str, str]:
+    def _reveal_other(self, type_name: str, path: str, deps: Any) -> tuple[str, str]:
         other = Tag(text=f"?{{{type_name}:{path}}}", type=type_name, path=path)
+        self._depend(other.file_path, deps)
         if self.store.get(other.file_path) is None:
             raise RefError(f"reveal:{path}: ref {type_name}:{path} does not exist")
         ref = self.revealer.resolve(other)
         return self.revealer.plaintext(ref), ref.encoding
 
     # -- many tags --------------------------------------------------------------
-    def _compile_all(self, texts: Iterable[str]) -> dict[str, str | RefError]:
+    def _compile_all(self, texts: Iterable[str], deps: Any) -> dict[str, str | RefError]:
         """Compile each distinct tag text once.
 
         Tags whose ``||reveal:`` reads a ref that another tag creates are
@@ -131,7 +148,7 @@ class TagCompiler:
                 try:
                     match = TAG_RE.fullmatch(text)
                     assert match is not None
-                    out[text] = self.compile_tag(parse(match))
+                    out[text] = self.compile_tag(parse(match), deps)
                     progress = True
                 except (RefError, TagSyntaxError) as exc:
                     err = exc if isinstance(exc, RefError) else RefError(str(exc))
@@ -157,11 +174,11 @@ class TagCompiler:
             return TAG_RE.sub(one, obj)
         return obj
 
-    def _run(self, obj: Any) -> Any:
+    def _run(self, obj: Any, deps: Any) -> Any:
         texts = [m.group(1) for s in iter_strings(obj) if "?{" in s for m in TAG_RE.finditer(s)]
         if not texts:
             return obj
-        results = self._compile_all(texts)
+        results = self._compile_all(texts, deps)
         errors = [e for e in results.values() if isinstance(e, RefError)]
         if errors:
             if not self.collect:
@@ -169,15 +186,15 @@ class TagCompiler:
             self.problems.extend(errors)
         return self._substitute(obj, results)
 
-    def compile_text(self, text: str) -> str:
+    def compile_text(self, text: str, deps: Any = None) -> str:
         """Replace every tag in ``text`` (revealed with ``--reveal``)."""
         if "?{" not in text:
             return text
-        return self._run(text)
+        return self._run(text, deps)
 
-    def compile_obj(self, obj: Any) -> Any:
+    def compile_obj(self, obj: Any, deps: Any = None) -> Any:
         """Replace tags in every string of a nested object (a new object)."""
-        return self._run(obj)
+        return self._run(obj, deps)
 
     def reveal_maybe(self, value: Any) -> Any:
         """The ``reveal_maybe`` filter: the value revealed under ``--reveal``, else as it is."""
