@@ -6,14 +6,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from conftest import kcompile, snapshot, write_tree
+from conftest import COMMON_CLASS, kcompile, snapshot, write_tree
 
-COMMON = """\
-parameters:
-  target_name: ${_reclass_:name:short}
-  kapitan:
-    vars:
-      target: ${target_name}
+COMMON = COMMON_CLASS + """\
     compile:
       - input_type: jinja2
         input_paths: [templates]

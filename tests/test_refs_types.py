@@ -11,24 +11,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import kcompile, write_tree
+from conftest import COMMON_CLASS, kcompile, write_tree
 
 SECRET = "correct horse battery staple"
 
 
 def _project(root: Path, tag: str, extra_params: str = "") -> Path:
     return write_tree(root, {
-        "inventory/classes/common.yml": """\
-            parameters:
-              target_name: ${_reclass_:name:short}
-              kapitan:
-                vars:
-                  target: ${target_name}
-                compile:
-                  - input_type: jinja2
-                    input_paths: [templates/secret.yml]
-                    output_path: .
-            """,
+        "inventory/classes/common.yml": COMMON_CLASS + "    compile:\n"
+        "      - {input_type: jinja2, input_paths: [templates/secret.yml], output_path: .}\n",
         "inventory/targets/app.yml": f"classes: [common]\nparameters:\n  secret: {tag}\n"
                                      + extra_params,
         "templates/secret.yml": "kind: Secret\nstringData:\n  value: {{ inventory.parameters.secret }}\n",

@@ -64,9 +64,7 @@ class AgeType:
         recipients = params.recipients or params.section("age").get("recipients") or ()
         out = sorted({str(r).strip() for r in recipients})
         if not out:
-            where = f" of target {params.target}" if params.target else " (use -t TARGET)"
-            raise RefError("no age recipients: give --recipient age1... or set parameters."
-                           f"kapitan.secrets.age.recipients in the inventory{where}")
+            raise params.missing("age recipients", "--recipient age1...", "age.recipients")
         return out
 
     def _encrypt(self, payload: bytes, encoding: str, recipients: list[str]) -> dict[str, Any]:

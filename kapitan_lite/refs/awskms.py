@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from .backends import Backends, KeyedType, b64, unb64, utf8
+from .backends import KeyedType, b64, unb64, utf8
 from .store import RefError, RefFile
 
 
@@ -31,19 +31,11 @@ class AwsKmsType(KeyedType):
 
     name = "awskms"
 
-    def __init__(self, backends: Backends):
-        self.backends = backends
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        """One KMS client per run and process."""
-        if self._client is None:
-            try:
-                self._client = boto3.session.Session().client("kms")
-            except botocore.exceptions.BotoCoreError as exc:
-                raise RefError(f"awskms: cannot create a KMS client: {aws_reason(exc)}") from None
-        return self._client
+    def _new_client(self) -> Any:
+        try:
+            return boto3.session.Session().client("kms")
+        except botocore.exceptions.BotoCoreError as exc:
+            raise RefError(f"awskms: cannot create a KMS client: {aws_reason(exc)}") from None
 
     def _encrypt(self, payload: bytes, encoding: str, key: str) -> dict[str, Any]:
         try:

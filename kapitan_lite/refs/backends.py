@@ -54,13 +54,17 @@ class RefParams:
         value = (self.secrets or {}).get(type_name) if isinstance(self.secrets, Mapping) else None
         return value if isinstance(value, Mapping) else {}
 
+    def missing(self, what: str, flag: str, setting: str) -> RefError:
+        """The error for a value given neither on the command line nor in the inventory."""
+        where = f" of target {self.target}" if self.target else " (use -t TARGET)"
+        return RefError(f"no {what}: give {flag} or set parameters.kapitan.secrets.{setting} "
+                        f"in the inventory{where}")
+
     def require_key(self, type_name: str) -> str:
         """``--key``, else ``parameters.kapitan.secrets.<type>.key``."""
         key = self.key or self.section(type_name).get("key")
         if not key:
-            where = f" of target {self.target}" if self.target else " (use -t TARGET)"
-            raise RefError(f"no {type_name} key: give --key or set parameters.kapitan."
-                           f"secrets.{type_name}.key in the inventory{where}")
+            raise self.missing(f"{type_name} key", "--key", f"{type_name}.key")
         return str(key)
 
 
@@ -138,9 +142,24 @@ class Backends:
 
 
 class KeyedType:
-    """Shared by the KMS types: one key per ref, kept in the file's ``key`` field."""
+    """Shared by the KMS types: one key per ref, kept in the file's ``key`` field,
+    and one SDK client per run and process, made on first use."""
 
     name: str
+
+    def __init__(self, backends: Backends):
+        self.backends = backends
+        self._client: Any = None
+
+    def _new_client(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def client(self) -> Any:
+        """The SDK client, made on first use."""
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
 
     def _encrypt(self, payload: bytes, encoding: str, key: str) -> dict[str, Any]:
         raise NotImplementedError

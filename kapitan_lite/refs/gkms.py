@@ -13,7 +13,7 @@ from google.api_core import exceptions as gexc
 from google.auth import exceptions as gauth
 from google.cloud import kms
 
-from .backends import Backends, KeyedType, b64, unb64, utf8
+from .backends import KeyedType, b64, unb64, utf8
 from .store import RefError, RefFile
 
 _ERRORS = (gexc.GoogleAPIError, gauth.GoogleAuthError)
@@ -24,19 +24,11 @@ class GoogleKmsType(KeyedType):
 
     name = "gkms"
 
-    def __init__(self, backends: Backends):
-        self.backends = backends
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        """One KMS client per run and process."""
-        if self._client is None:
-            try:
-                self._client = kms.KeyManagementServiceClient()
-            except _ERRORS as exc:
-                raise RefError(f"gkms: cannot create a KMS client: {exc}") from None
-        return self._client
+    def _new_client(self) -> Any:
+        try:
+            return kms.KeyManagementServiceClient()
+        except _ERRORS as exc:
+            raise RefError(f"gkms: cannot create a KMS client: {exc}") from None
 
     def _encrypt(self, payload: bytes, encoding: str, key: str) -> dict[str, Any]:
         try:

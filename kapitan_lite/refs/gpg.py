@@ -78,9 +78,7 @@ class GpgType:
         recipients: Iterable[Any] = params.recipients or params.section("gpg").get("recipients") or ()
         fingerprints = self.fingerprints(recipients)
         if not fingerprints:
-            where = f" of target {params.target}" if params.target else " (use -t TARGET)"
-            raise RefError("no gpg recipients: give --recipient or set parameters.kapitan."
-                           f"secrets.gpg.recipients in the inventory{where}")
+            raise params.missing("gpg recipients", "--recipient", "gpg.recipients")
         return fingerprints
 
     def _encrypt(self, payload: bytes, encoding: str, fingerprints: list[str]) -> dict[str, Any]:
