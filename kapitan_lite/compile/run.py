@@ -27,7 +27,7 @@ from .writer import Staging, apply
 log = logging.getLogger(__name__)
 
 # Settings that do not change what is written.
-_NOT_OUTPUT = {"root", "parallelism", "verbose", "debug", "cache"}
+_NOT_OUTPUT = {"root", "parallelism", "verbose", "debug", "cache", "identities"}
 
 
 @dataclass
