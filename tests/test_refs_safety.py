@@ -106,6 +106,23 @@ def test_no_plaintext_without_reveal_and_reveal_maybe(tmp_path):
     assert (root / "out/compiled/alpha/secret.yml").read_text() == "tag: s3cret\nmaybe: czNjcmV0"
 
 
+def test_embed_refs_from_the_command_line_and_dot_kapitan(tmp_path):
+    root = _project(tmp_path / "p", {
+        "alpha": "classes: [common]\nparameters:\n  secret: ?{base64:a/pw}\n"})
+    kcompile("refs", "write", "base64:a/pw", "-f", "-", cwd=root, stdin="s3cret")
+    embedded = "value: ?{base64:eyJkYXRhIjogImN6TmpjbVYwIiwgImVuY29kaW5nIjogIm9yaWdpbmFsIiwg" \
+               "InR5cGUiOiAiYmFzZTY0In0=:embedded}"
+    assert kcompile("--embed-refs", cwd=root).code == 0
+    assert (root / "compiled/alpha/secret.yml").read_text() == embedded
+    assert kcompile("refs", "reveal", "-f", "compiled/alpha/secret.yml", cwd=root).out \
+        == "---\nvalue: s3cret\n"
+    assert kcompile(cwd=root).code == 0
+    assert "embedded" not in (root / "compiled/alpha/secret.yml").read_text()
+    (root / ".kapitan").write_text("compile:\n  embed-refs: true\n")
+    assert kcompile(cwd=root).code == 0
+    assert (root / "compiled/alpha/secret.yml").read_text() == embedded
+
+
 def test_reveal_warns_when_git_tracks_the_output(tmp_path):
     root = _project(tmp_path / "p", {
         "alpha": "classes: [common]\nparameters:\n  secret: ?{base64:a/pw}\n"})

@@ -12,6 +12,7 @@ import click
 from ..errors import UserError
 from .options import (
     COMMON,
+    OUTPUT,
     REVEAL,
     SELECT,
     apply_options,
@@ -92,6 +93,7 @@ def _tracked_by_git(path: str) -> bool:
 @click.command("compile")
 @apply_options(COMMON)
 @apply_options(SELECT)
+@apply_options(OUTPUT)
 @apply_options(REVEAL)
 @click.pass_context
 def compile_cmd(ctx: click.Context, **local: Any) -> None:

@@ -10,13 +10,14 @@ import click
 from .. import __version__
 from .compile_cmd import compile_cmd, compile_targets
 from .inventory_cmd import inventory_cmd
-from .options import COMMON, REVEAL, SELECT, apply_options, run_action
+from .options import COMMON, OUTPUT, REVEAL, SELECT, apply_options, run_action
 from .refs_cmd import refs_cmd
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @apply_options(COMMON)
 @apply_options(SELECT)
+@apply_options(OUTPUT)
 @apply_options(REVEAL)
 @click.version_option(__version__, prog_name="kcompile")
 @click.pass_context

@@ -109,7 +109,7 @@ def write_cmd(ctx: click.Context, token: str, file_name: str, encode_base64: boo
         from ..refs.store import RefError, RefStore
 
         payload = _read_input(file_name, binary)  # before settings_from moves to the root
-        settings = settings_from(opts)
+        settings = settings_from(opts, "refs")
         type_name, path = _split_token(token)
         encoding = "original"
         if encode_base64:
@@ -156,7 +156,7 @@ def reveal_cmd(ctx: click.Context, ref_file: str | None, file_name: str | None, 
         paths = {"ref_file": ref_file, "file_name": file_name}
         # Relative to where the command was typed, not to the project root.
         paths = {k: v if v in (None, "-") else os.path.abspath(v) for k, v in paths.items()}
-        settings = settings_from({**opts, "identities": identities})
+        settings = settings_from({**opts, "identities": identities}, "refs")
         refs_path = settings.refs_path
         revealer = Revealer(RefStore(refs_path), Backends(settings.identities))
         rfile, fname = paths["ref_file"], paths["file_name"]
@@ -218,7 +218,7 @@ def rotate_cmd(ctx: click.Context, tokens: tuple[str, ...], all_refs: bool, type
         from ..refs.backends import Backends, RefParams
         from ..refs.store import RefError, RefStore
 
-        settings = settings_from({**opts, "identities": identities})
+        settings = settings_from({**opts, "identities": identities}, "refs")
         if bool(tokens) == all_refs:
             raise UserError.of("name refs as TYPE:PATH, or give --all")
         if all_refs and (recipients or key) and not types:

@@ -23,10 +23,10 @@ echo ">> webapp"
 apply "${HERE}/manifests/webapp"
 echo ">> postgres"
 apply "${HERE}/manifests/postgres"
+echo ">> netpol"
+apply "${HERE}/manifests/netpol"
 echo ">> monitoring"
 apply "${HERE}/manifests/monitoring"
-echo ">> webapp-secrets"
-apply "${HERE}/manifests/webapp"
 
 if [[ -z "${DRY_RUN}" ]]; then
   kubectl --context "${CONTEXT}" -n "${NAMESPACE}" rollout status statefulset/postgres --timeout=5m
