@@ -94,7 +94,9 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     if on_start is not None:
         on_start(len(stale))
     if stale:
-        if getattr(inventory.engine, "batch", False) and len(stale) > 1:
+        # Build the engine (it indexes the inventory) once, before forking.
+        engine = inventory.engine
+        if getattr(engine, "batch", False) and len(stale) > 1:
             # reclass-rs renders many targets fastest at once, in its own threads;
             # do it before forking so workers inherit the result.
             inventory.resolve_partial(stale)
