@@ -43,6 +43,7 @@ class Settings:
     parallelism: int = 0
     compose_target_name: bool = False
     reveal: bool = False
+    cache: bool = True
     verbose: bool = False
     debug: bool = False
     extra: dict = field(default_factory=dict)

@@ -45,6 +45,8 @@ SELECT = [
                  help="Compile this target; repeatable (-t a -t b, or -t a b)."),
     click.option("-l", "--labels", "labels", multiple=True,
                  help="Only targets whose parameters.kapitan.labels match key=value; repeatable."),
+    click.option("--no-cache", "no_cache", is_flag=True, default=None,
+                 help="Compile every selected target, ignoring the incremental cache."),
 ]
 
 
@@ -81,6 +83,7 @@ def settings_from(opts: dict[str, Any]) -> Settings:
         backend=opts.get("backend") or "reclass",
         parallelism=opts.get("parallelism") or 0,
         compose_target_name=bool(opts.get("compose_target_name")),
+        cache=not opts.get("no_cache"),
         verbose=bool(opts.get("verbose")),
         debug=bool(opts.get("debug")),
     )

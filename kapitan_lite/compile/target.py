@@ -1,20 +1,22 @@
-"""Compile one target: run its items in order into the staging area."""
+"""Compile one target: resolve it, plan it, run its items in order into staging."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import Problem, UserError
 from ..inputs import InputType, TargetEnv, get_input_type
 from ..inputs.base import InputError
+from ..inventory import Inventory
+from ..inventory.lazy import LazyGlobalInventory
 from ..inventory.locate import Locator
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
-from .plan import TargetPlan, expand_input_path
+from .deps import Deps
+from .plan import expand_input_path, plan_target
 from .writer import Manifest, diff_target, nested_targets
 
 log = logging.getLogger(__name__)
@@ -28,23 +30,23 @@ class TargetResult:
     manifest: Manifest | None = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    inventory_deps: set[tuple[str, str]] = field(default_factory=set)
+    deps: Deps = field(default_factory=Deps)
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
 
 @dataclass
 class CompileJob:
     """Everything a worker needs, shared by all targets of a run (inherited on fork)."""
 
-    plans: dict[str, TargetPlan]
-    targets: Mapping[str, dict[str, Any]]  # resolved targets being compiled
-    inventory_global: Mapping[str, Any]
-    target_files: dict[str, str]  # target name -> its inventory file
-    classes_dir: str
-    all_target_dirs: set[str]
+    inventory: Inventory
+    inventory_global: LazyGlobalInventory
     staging_compiled: str
     compiled_dir: str
     search_paths: list[str]
     jinja2_filters_path: str
     tags: TagCompiler
+    all_target_dirs: set[str]
     reveal: bool = False
     _inputs: dict[str, InputType] = field(default_factory=dict)
 
@@ -59,25 +61,43 @@ class CompileJob:
 
 
 def compile_target(job: CompileJob, name: str) -> TargetResult:
-    """Compile target ``name`` into staging and compare it with ``compiled/``."""
-    plan = job.plans[name]
+    """Resolve target ``name``, compile it into staging, compare it with ``compiled/``."""
     result = TargetResult(name=name)
+    t0 = time.perf_counter()
+    resolved, problems = job.inventory.resolve_partial([name])
+    if problems:
+        result.problems = problems
+        return result
+    target = resolved[name]
+    result.inventory_deps = job.inventory.dependencies(name)
+    plan, problems = plan_target(job.inventory, name, target)
+    t1 = time.perf_counter()
+    result.timings["resolve"] = t1 - t0
+    if plan is None:
+        result.problems = problems
+        return result
+
+    deps = result.deps
     env = TargetEnv(
         name=name,
-        inventory=job.targets[name],
-        inventory_global=job.inventory_global,
+        inventory=target,
+        inventory_global=job.inventory_global.view(deps.targets_read.add),
         search_paths=job.search_paths,
         tags=job.tags,
         jinja2_filters_path=job.jinja2_filters_path,
         reveal=job.reveal,
+        deps=deps,
     )
     staged_root = os.path.join(job.staging_compiled, plan.target_dir)
-    tfile = job.target_files[name]
+    tfile = job.inventory.targets[name].path
+    locator = Locator(job.inventory.classes_dir, tfile, name)
     for index, item in enumerate(plan.items):
         label = item.get("name") or f"compile[{index}]"
         out_dir = os.path.join(staged_root, item["output_path"] or "")
         os.makedirs(out_dir, exist_ok=True)
         impl = job.input_type(item["input_type"])
+        if not getattr(impl, "tracks_deps", False):
+            deps.set_volatile(f"input type {item['input_type']} does not report what it reads")
         explicit = plan.explicit[index] if index < len(plan.explicit) else frozenset()
         # Kapitan defaults jinja2's ignore_missing to true and silently skips a
         # missing template; a missing input fails here unless the inventory
@@ -85,10 +105,10 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         ignore_missing = bool(item.get("ignore_missing")) and "ignore_missing" in explicit
         item_problems: list[Problem] = []
         for input_path in item["input_paths"]:
-            paths = expand_input_path(input_path, job.search_paths)
+            paths = expand_input_path(input_path, job.search_paths, deps)
             if not paths:
                 if not ignore_missing:
-                    where, line = Locator(job.classes_dir, tfile, name).ref_use(input_path)
+                    where, line = locator.ref_use(input_path)
                     item_problems.append(Problem(
                         where, line, name,
                         f"{label}: input path {input_path} not found "
@@ -103,7 +123,7 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                     where, line = exc.path or path, exc.line
                     if exc.tag and not line:
                         # The tag came from the inventory, not from the template.
-                        where, line = Locator(job.classes_dir, tfile, name).tag_use(exc.tag)
+                        where, line = locator.tag_use(exc.tag)
                     item_problems.append(Problem(where, line, name, exc.message))
                 except RefError as exc:
                     item_problems.append(Problem(path, 0, name, str(exc)))
@@ -113,10 +133,13 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
             result.warnings.extend(p.render() for p in item_problems)
             continue
         result.problems.extend(item_problems)
+    t2 = time.perf_counter()
+    result.timings["render"] = t2 - t1
     if result.problems:
         return result
     manifest = diff_target(staged_root, os.path.join(job.compiled_dir, plan.target_dir),
                            nested_targets(plan.target_dir, job.all_target_dirs))
     manifest.target_dir = plan.target_dir
     result.manifest = manifest
+    result.timings["compare"] = time.perf_counter() - t2
     return result

@@ -13,6 +13,7 @@ untouched, mtime included. A failed or interrupted run never reaches
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -31,17 +32,16 @@ class Manifest:
     files: set[str] = field(default_factory=set)  # relative to the target dir
     dirs: set[str] = field(default_factory=set)
     changed: set[str] = field(default_factory=set)  # new or different bytes
+    hashes: dict[str, str] = field(default_factory=dict)  # rel -> sha256 of the bytes
     mode_changed: dict[str, int] = field(default_factory=dict)
 
 
-def _same_bytes(a: str, b: str) -> bool:
+def _read(path: str) -> bytes | None:
     try:
-        if os.path.getsize(a) != os.path.getsize(b):
-            return False
-        with open(a, "rb") as fa, open(b, "rb") as fb:
-            return fa.read() == fb.read()
+        with open(path, "rb") as fp:
+            return fp.read()
     except OSError:
-        return False
+        return None
 
 
 def diff_target(staged_root: str, compiled_root: str, nested: set[str] | frozenset[str] = frozenset()) -> Manifest:
@@ -63,7 +63,9 @@ def diff_target(staged_root: str, compiled_root: str, nested: set[str] | frozens
             manifest.files.add(rel)
             staged = os.path.join(root, f)
             final = os.path.join(compiled_root, rel)
-            if os.path.isfile(final) and not os.path.islink(final) and _same_bytes(staged, final):
+            data = _read(staged) or b""
+            manifest.hashes[rel] = hashlib.sha256(data).hexdigest()
+            if not os.path.islink(final) and _read(final) == data:
                 smode = os.stat(staged).st_mode & 0o7777
                 if os.stat(final).st_mode & 0o7777 != smode:
                     manifest.mode_changed[rel] = smode
@@ -84,6 +86,9 @@ class Staging:
     def __enter__(self) -> Staging:
         os.makedirs(self.output_path, exist_ok=True)
         os.makedirs(self.root, exist_ok=True)
+        # If a killed run leaves this behind, git still shows nothing.
+        with open(os.path.join(self.root, ".gitignore"), "w") as fp:
+            fp.write("*\n")
         fd = os.open(os.path.join(self.root, ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

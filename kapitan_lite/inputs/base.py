@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..compile.deps import Deps
 from ..refs.compiler import TagCompiler
 
 
@@ -20,6 +21,7 @@ class TargetEnv:
     tags: TagCompiler
     jinja2_filters_path: str
     reveal: bool = False
+    deps: Deps = field(default_factory=Deps)  # what this target reads, for the cache
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -35,7 +37,14 @@ class InputError(Exception):
 
 
 class InputType(Protocol):
-    """Compiles one resolved input path of a compile item into ``out_dir``."""
+    """Compiles one resolved input path of a compile item into ``out_dir``.
+
+    An input type that records everything it reads in ``env.deps`` sets
+    ``tracks_deps = True``; targets using any other input type are never
+    taken from the incremental cache.
+    """
+
+    tracks_deps: bool
 
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Write this input's files below ``out_dir``; raise :class:`InputError` on bad input."""

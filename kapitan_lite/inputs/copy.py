@@ -12,6 +12,8 @@ from .base import InputError, TargetEnv
 class CopyInput:
     """Copy a file into the output dir, or merge a directory's contents into it."""
 
+    tracks_deps = True  # the input path itself, recorded by the plan
+
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Copy ``input_path`` below ``out_dir``, keeping file modes (dotfiles included)."""
         if os.path.isfile(input_path):
