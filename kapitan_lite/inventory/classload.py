@@ -25,9 +25,6 @@ from .refparse import RefSyntaxError, parse
 from .values import MISSING, Flagged, Origin, Ref
 
 EXTENSIONS = (".yml", ".yaml")
-_STR_TAG = "tag:yaml.org,2002:str"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 class LoadError(Exception):
@@ -119,62 +116,60 @@ class Entity:
 
 
 class TreeBuilder:
-    """Builds merge-ready trees from composed YAML nodes of one file."""
+    """Builds merge-ready trees from the loaded YAML data of one file section."""
 
-    def __init__(self, loader: Any, source: SourceFile, section: str):
-        self.loader = loader
+    def __init__(self, source: SourceFile, section: str):
         self.source = source
         self.section = section
 
-    def scalar(self, node: yaml.ScalarNode, path: tuple) -> Any:
-        if node.tag == _STR_TAG:
-            text = node.value
-            try:
-                items = parse(text)
-            except RefSyntaxError as exc:
-                line = node.start_mark.line + 1
-                raise LoadError(self.source.path, line,
-                                f"cannot parse {text!r}: {exc}") from None
-            if items is None:
-                return text
-            if all(type(i) is str for i in items):
-                return "".join(items)  # escapes only
-            return Ref(items, text, Origin(self.source, path, self.section))
-        return self.loader.construct_object(node, deep=True)
+    def string(self, text: str, path: tuple) -> Any:
+        try:
+            items = parse(text)
+        except RefSyntaxError as exc:
+            raise LoadError(self.source.path, self.source.line_of(self.section, path),
+                            f"cannot parse {text!r}: {exc}") from None
+        if items is None:
+            return text
+        if all(type(i) is str for i in items):
+            return "".join(items)  # escapes only
+        return Ref(items, text, Origin(self.source, path, self.section))
 
-    def raw(self, node: yaml.Node, path: tuple) -> Any:
+    def raw(self, value: Any, path: tuple) -> Any:
         """A value as reclass wraps it without merging: mapping keys kept as written."""
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, path)
-        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
-            return [self.raw(item, (*path, i)) for i, item in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
-            self.loader.flatten_mapping(node)
-            out: dict = {}
-            for knode, vnode in node.value:
-                key = self.loader.construct_object(knode, deep=True)
-                out[key] = self.raw(vnode, (*path, str(key)))
-            return out
-        return self.loader.construct_object(node, deep=True)
+        t = type(value)
+        if t is str:
+            return self.string(value, path) if ("${" in value or "$[" in value) else value
+        if t is list:
+            return [self.raw(item, (*path, i)) for i, item in enumerate(value)]
+        if t is dict:
+            return {key: self.raw(item, (*path, str(key))) for key, item in value.items()}
+        return value
 
-    def structural(self, node: yaml.Node, path: tuple) -> Any:
+    def structural(self, value: Any, path: tuple) -> Any:
         """A value as reclass merges it into a node: keys processed, flags applied."""
-        if not (isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG):
-            return self.raw(node, path)
-        self.loader.flatten_mapping(node)
+        if type(value) is not dict:
+            return self.raw(value, path)
         out: dict = {}
-        for knode, vnode in node.value:
-            key = str(self.loader.construct_object(knode, deep=True))
+        for key, item in value.items():
+            key = str(key)
             if key[:1] in ("~", "="):
                 name = key[1:]
                 sub = (*path, name)
-                raw = self.raw(vnode, sub)
-                value = process(raw) if type(raw) is dict else raw
-                new: Any = Flagged(value, raw, key[0] == "~", key[0] == "=",
+                raw = self.raw(item, sub)
+                new: Any = Flagged(process(raw) if type(raw) is dict else raw, raw,
+                                   key[0] == "~", key[0] == "=",
                                    Origin(self.source, sub, self.section))
             else:
                 name = key
-                new = self.structural(vnode, (*path, name))
+                t = type(item)
+                if t is dict:
+                    new = self.structural(item, (*path, name))
+                elif t is str:
+                    new = self.string(item, (*path, name)) if ("${" in item or "$[" in item) else item
+                elif t is list:
+                    new = self.raw(item, (*path, name))
+                else:
+                    new = item
             cur = out.get(name, MISSING)
             out[name] = new if cur is MISSING else merge(cur, new)
         return out
@@ -198,15 +193,11 @@ def process(value: Any) -> Any:
     return out
 
 
-def load_entity(source: SourceFile, delimiter: str = ":") -> Entity:
+def load_entity(source: SourceFile) -> Entity:
     """Parse one class or target file into an :class:`Entity`."""
     try:
         with open(source.path, encoding="utf-8") as fp:
-            loader = SafeLoader(fp)
-            try:
-                root = loader.get_single_node()
-            finally:
-                loader.dispose()
+            data = yaml.load(fp, Loader=SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise LoadError(source.path, mark.line + 1 if mark else 0,
@@ -216,53 +207,37 @@ def load_entity(source: SourceFile, delimiter: str = ":") -> Entity:
     except (OSError, UnicodeDecodeError) as exc:
         raise LoadError(source.path, 0, f"cannot read file: {exc}") from None
     entity = Entity(source)
-    if root is None:
+    if data is None:
         return entity
-    if not (isinstance(root, yaml.MappingNode) and root.tag == _MAP_TAG):
-        raise LoadError(source.path, root.start_mark.line + 1,
-                        "a class or target file must be a mapping")
-    loader.flatten_mapping(root)
-    sections: dict[str, yaml.Node] = {}
-    for knode, vnode in root.value:
-        if isinstance(knode, yaml.ScalarNode):
-            sections[knode.value] = vnode
-    try:
-        entity.classes = _names(loader, source, sections.get("classes"), "classes")
-        entity.applications = _names(loader, source, sections.get("applications"), "applications")
-        for section in ("parameters", "exports"):
-            node = sections.get(section)
-            if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
-                continue
-            if not (isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG):
-                raise LoadError(source.path, node.start_mark.line + 1, f"{section} must be a mapping")
-            tree = TreeBuilder(loader, source, section).structural(node, ())
-            setattr(entity, section, tree)
-        env = sections.get("environment")
-        if env is not None:
-            value = loader.construct_object(env, deep=True)
-            entity.environment = None if value is None else str(value)
-    except yaml.YAMLError as exc:
-        raise LoadError(source.path, 0, f"YAML error: {exc}") from None
+    if not isinstance(data, dict):
+        raise LoadError(source.path, 1, "a class or target file must be a mapping")
+    entity.classes = _names(source, data.get("classes"), "classes")
+    entity.applications = _names(source, data.get("applications"), "applications")
+    for section in ("parameters", "exports"):
+        value = data.get(section)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise LoadError(source.path, source.line_of(section, ()), f"{section} must be a mapping")
+        setattr(entity, section, TreeBuilder(source, section).structural(value, ()))
+    env = data.get("environment")
+    entity.environment = None if env is None else str(env)
     entity.mentions_reclass_meta = "_reclass_" in entity.parameters
     entity.classes = absolute_names(source.name, entity.classes)
     return entity
 
 
-def _names(loader: Any, source: SourceFile, node: yaml.Node | None, what: str) -> list[str]:
-    if node is None:
-        return []
-    value = loader.construct_object(node, deep=True)
+def _names(source: SourceFile, value: Any, what: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise LoadError(source.path, node.start_mark.line + 1, f"{what} must be a list")
+        raise LoadError(source.path, source.line_of(what, ()), f"{what} must be a list")
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            line = node.value[i].start_mark.line + 1
-            raise LoadError(source.path, line, f"{what} entries must be strings, got {item!r}")
+            raise LoadError(source.path, source.entry_line(what, i),
+                            f"{what} entries must be strings, got {item!r}")
         if what == "classes" and (" " in item or os.sep in item or not item):
-            line = node.value[i].start_mark.line + 1
-            raise LoadError(source.path, line, f"invalid class name {item!r}")
+            raise LoadError(source.path, source.entry_line(what, i), f"invalid class name {item!r}")
     return value
 
 

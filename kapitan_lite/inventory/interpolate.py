@@ -86,15 +86,27 @@ class Resolver:
     """Interpolates one merged ``parameters`` (or ``exports``) tree."""
 
     def __init__(self, settings: EngineSettings, tree: dict, query_hook: QueryHook | None = None,
-                 context: Resolver | None = None):
+                 context: Resolver | None = None, shapes: dict | None = None):
         self.settings = settings
         self.issues: list[Issue] = []
         self.query_hook = query_hook
         # References resolve against ``context`` (exports read parameters).
         self.context = context or self
+        # id -> (tree, nested keys, unresolved keys) of merged trees, shared by
+        # every target of a run: merged trees are immutable, so their shapes are too.
+        self._shapes = {} if shapes is None else shapes
         self._work: list[Pending] = []
         self._chain: list[Pending] = []
-        self.root: dict = self._copy(tree, ())
+        root: dict = {}
+        for k, v in tree.items():
+            tv = type(v)
+            if tv is dict or tv is list:
+                root[k] = self._copy_tree(v, (k,))
+            elif tv in _SPECIAL:
+                self._slot(v, root, k, (k,))
+            else:
+                root[k] = v
+        self.root = root
 
     # -- copying --------------------------------------------------------------
     def _copy(self, value: Any, path: tuple) -> Any:
@@ -125,6 +137,28 @@ class Resolver:
             return lst
         return value
 
+    def _copy_tree(self, value: Any, path: tuple) -> Any:
+        """:meth:`_copy` for merged (immutable, shared) trees, their shapes cached."""
+        shape = self._shapes.get(id(value))
+        if shape is None:
+            items = value.items() if type(value) is dict else enumerate(value)
+            nested, special = [], []
+            for k, v in items:
+                tv = type(v)
+                if tv is dict or tv is list:
+                    nested.append(k)
+                elif tv in _SPECIAL:
+                    special.append(k)
+            shape = (value, nested, special)
+            self._shapes[id(value)] = shape
+        _, nested, special = shape
+        out = value.copy()
+        for k in nested:
+            out[k] = self._copy_tree(value[k], (*path, k))
+        for k in special:
+            self._slot(value[k], out, k, (*path, k))
+        return out
+
     def _slot(self, node: Any, container: Any, key: Any, path: tuple) -> None:
         t = type(node)
         if t is Pending:
@@ -134,7 +168,7 @@ class Resolver:
             raw = node.raw
             tr = type(raw)
             if tr is dict or tr is list:
-                container[key] = self._copy(raw, path)
+                container[key] = self._copy_tree(raw, path)
                 return
             if tr not in _SPECIAL:
                 container[key] = raw
@@ -207,11 +241,12 @@ class Resolver:
         raise _Reported
 
     # -- lookups --------------------------------------------------------------
-    def lookup(self, ref: str) -> Any:
+    def lookup(self, ref: str, parts: list[str] | tuple[str, ...] | None = None) -> Any:
         """The value at reference path ``ref`` (slots on the way resolved first)."""
         ctx = self.context
         node: Any = ctx.root
-        parts = split_path(ref)
+        if parts is None:
+            parts = split_path(ref)
         last = len(parts) - 1
         for i, key in enumerate(parts):
             t = type(node)
@@ -250,6 +285,8 @@ class Resolver:
 
     def _refpath(self, ref: RefPath, path: tuple) -> Any:
         text = ref.static
+        if text is not None and ref.parts is not None:
+            return self.lookup(text, ref.parts)
         if text is None:
             text = "".join(i if type(i) is str else self._text(self._refpath(i, path))
                            for i in ref.items)

@@ -39,6 +39,7 @@ class NativeEngine:
             self.nodes_dir, self.settings.compose_node_name)
         self.walker = ClassWalker(self.settings, index)
         self.queries = QueryEvaluator(self)
+        self.shapes: dict = {}  # shapes of merged trees, shared by every target (see Resolver)
 
     # -- the Engine interface -------------------------------------------------
     def render(self, target: str) -> dict[str, Any]:
@@ -72,9 +73,11 @@ class NativeEngine:
     def resolve(self, target: str, query_hook: Any) -> tuple[dict[str, Any], Resolver]:
         """Render ``target``; also return the parameters' resolver (for ``explain``)."""
         state, ctx, node = self.merged(target)
-        params = Resolver(self.settings, parameters_tree(state, ctx), query_hook)
+        params = Resolver(self.settings, parameters_tree(state, ctx), query_hook,
+                          shapes=self.shapes)
         params.run()
-        exports = Resolver(self.settings, state.exports, query_hook, context=params)
+        exports = Resolver(self.settings, state.exports, query_hook, context=params,
+                           shapes=self.shapes)
         exports.run()
         issues = [(i, "parameters") for i in params.issues]
         issues += [(i, "exports") for i in exports.issues]

@@ -150,8 +150,10 @@ class QueryEvaluator:
                 try:
                     state, ctx, node = self.engine.merged(name)
                     from .node import parameters_tree
-                    params = Resolver(self.engine.settings, parameters_tree(state, ctx), self.hook)
-                    exports = Resolver(self.engine.settings, state.exports, self.hook, context=params)
+                    params = Resolver(self.engine.settings, parameters_tree(state, ctx), self.hook,
+                                      shapes=self.engine.shapes)
+                    exports = Resolver(self.engine.settings, state.exports, self.hook,
+                                       context=params, shapes=self.engine.shapes)
                     exports.run()
                     if exports.issues or params.issues:
                         issue = (exports.issues or params.issues)[0]

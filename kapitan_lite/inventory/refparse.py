@@ -70,7 +70,10 @@ def _reference(s: str, i: int) -> tuple[RefPath, int] | None:
             j = k
     if not items or not s.startswith("}", j):
         return None
-    return RefPath(tuple(_join_literals(items))), j + 1
+    path = RefPath(tuple(_join_literals(items)))
+    if path.static is not None and "::" not in path.static:
+        path.parts = tuple(split_path(path.static))
+    return path, j + 1
 
 
 def _query(s: str, i: int) -> tuple[Query, int] | None:

@@ -49,14 +49,16 @@ class Origin:
 class RefPath:
     """One ``${...}``: its parts (literal text and nested references)."""
 
-    __slots__ = ("items", "static")
+    __slots__ = ("items", "parts", "static")
 
-    def __init__(self, items: tuple):
+    def __init__(self, items: tuple, parts: tuple[str, ...] | None = None):
         self.items = items
         # Without nested references the path is known at load time.
         self.static: str | None = (
             "".join(items) if all(type(i) is str for i in items) else None
         )
+        # Its keys, when known and without the reference-default extension's ``::``.
+        self.parts = parts
 
     def __str__(self) -> str:
         return "${" + "".join(str(i) for i in self.items) + "}"
