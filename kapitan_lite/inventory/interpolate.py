@@ -322,8 +322,9 @@ class Resolver:
                     out.append(item)
                 elif ti is RefPath:
                     out.append(self._text(self._refpath(item, path)))
-                else:
-                    out.append(self._text(self._query(item, path)))
+                else:  # reclass only evaluates a query that is the whole value
+                    raise _StackError(Issue("query", path, f"inventory query {item} must be "
+                                                           "the whole value"))
             return "".join(out)
         if t is Stack:
             return self._stack(node, path)
@@ -347,8 +348,10 @@ class Resolver:
         for n, item in enumerate(items):
             overwrite = is_constant = False
             if type(item) is Flagged:
+                # As written: a ``~key`` mapping's own keys are processed only if
+                # a later mapping merges into it.
                 overwrite, is_constant = item.overwrite, item.constant
-                item = item.value
+                item = item.raw
             try:
                 if type(item) is Ref:
                     new = self._evaluate(item, path)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import Problem, UserError
 from .config import CONFIG_FILE, absolute_uri, load_reclass_config
-from .engine import Engine, EngineError, make_engine
+from .engine import Engine, EngineError, EngineProblems, make_engine
 from .kapitan_model import normalise_kapitan
 from .locate import Locator
 from .targets import TargetFile, discover_targets
@@ -44,6 +44,8 @@ class Inventory:
         if self._engine is None:
             try:
                 self._engine = make_engine(self.backend, self.path, self.config)
+            except EngineProblems as exc:
+                raise UserError(exc.problems) from None
             except EngineError as exc:
                 raise UserError.of(f"cannot load inventory: {exc.message}", path=self.path) from None
         return self._engine
@@ -150,6 +152,8 @@ class Inventory:
         return Locator(self.classes_dir, self.targets[name].path, name)
 
     def _locate(self, name: str, err: EngineError) -> list[Problem]:
+        if isinstance(err, EngineProblems):  # the native engine locates its own problems
+            return err.problems
         loc = self._locator(name)
         if err.message == "YAML error":
             return loc.yaml_problems() or [Problem(self.targets[name].path, 0, name, "YAML error")]
