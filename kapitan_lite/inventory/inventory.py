@@ -12,6 +12,8 @@ from .config import CONFIG_FILE, absolute_uri, load_reclass_config
 from .engine import Engine, EngineError, EngineProblems, make_engine
 from .kapitan_model import normalise_kapitan
 from .locate import Locator
+from .native_engine import NativeEngine
+from .provenance import Explanation
 from .targets import TargetFile, discover_targets
 
 Target = dict[str, Any]  # {parameters, classes, applications, exports}
@@ -123,6 +125,16 @@ class Inventory:
             if kind == "file" and _has_query(path):
                 return {("tree", os.path.normpath(self.path))}
         return deps
+
+    def explain(self, name: str, path: tuple[str, ...]) -> Explanation:
+        """Provenance of one key of a target's parameters (native engine only)."""
+        engine = self.engine
+        if not isinstance(engine, NativeEngine):
+            raise UserError.of(f"explain needs the kapitan-lite engine, not {self.backend}")
+        try:
+            return engine.explainer(name).explain(path)
+        except EngineProblems as exc:
+            raise UserError(exc.problems) from None
 
     def explicit_keys(self, name: str) -> list[frozenset[str]]:
         """For each compile item of a resolved target, the keys the inventory set itself."""

@@ -17,6 +17,7 @@ from .config import absolute_uri
 from .engine import EngineError, EngineProblems
 from .engine_settings import EngineSettings
 from .interpolate import Issue, Resolver
+from .provenance import Explainer
 from .node import ClassWalker, NodeError, State, Walk, contributions, parameters_tree
 from .queries import QueryEvaluator
 from .targets import TargetFile, discover_targets
@@ -92,6 +93,12 @@ class NativeEngine:
             "exports": exports.root,
             "environment": node.environment or self.settings.default_environment,
         }, params
+
+    def explainer(self, target: str) -> Explainer:
+        """Provenance of ``target``'s parameters (``kcompile explain``)."""
+        _, resolver = self.resolve(target, self.queries.hook)
+        state, ctx, _ = self.merged(target)
+        return Explainer(target, self.entities(state), ctx.meta, resolver)
 
     def entities(self, state: State) -> list[Entity]:
         """The entities merged into ``state``, in merge order."""
