@@ -117,7 +117,12 @@ def _render(backend: str, inv: str, target: str) -> Any:
     try:
         engine = make_engine(backend, inv, load_reclass_config(inv))
         got = engine.render(target)
-        return "ok", {k: _ordered(got[k]) for k in ("classes", "applications", "parameters")}
+        out = {k: _ordered(got[k]) for k in ("classes", "applications", "parameters")}
+        if backend == "reclass" and ("Value(" in repr(out) or "ValueList" in repr(out)):
+            # A value that reads itself (``d: [x-${d}]``): reclass prints its internal
+            # objects into the string; the native engine reports a reference cycle.
+            return "error", "reclass rendered its internal objects"
+        return "ok", out
     except EngineError as exc:
         return "error", exc.message
     except (_Timeout, RecursionError, Exception) as exc:  # reclass crashes count as errors

@@ -162,7 +162,11 @@ class TreeBuilder:
             else:
                 name = key
                 t = type(item)
-                if t is dict:
+                if t is dict and type(out.get(name, out)) is not dict:
+                    # Collides with a non-mapping written under ``~key``/``=key`` in
+                    # this file: reclass stacks the mapping as written, keys unprocessed.
+                    new = self.raw(item, (*path, name))
+                elif t is dict:
                     new = self.structural(item, (*path, name))
                 elif t is str:
                     new = self.string(item, (*path, name)) if ("${" in item or "$[" in item) else item
@@ -187,7 +191,8 @@ def process(value: Any) -> Any:
             new: Any = Flagged(process(item), item, key[0] == "~", key[0] == "=", None)
         else:
             name = key
-            new = process(item)
+            new = item if type(item) is dict and type(out.get(name, out)) is not dict \
+                else process(item)
         cur = out.get(name, MISSING)
         out[name] = new if cur is MISSING else merge(cur, new)
     return out

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -217,7 +217,10 @@ class Resolver:
                                      _ref_of(slot.node)))
             return self._fail(slot)
         except _StackError as exc:
-            self.issues.append(exc.issue)
+            issue = exc.issue
+            if not issue.path:
+                issue = replace(issue, path=slot.path, ref=_ref_of(slot.node))
+            self.issues.append(issue)
             return self._fail(slot)
         except (_Failed, _Reported):
             return self._fail(slot)
@@ -259,7 +262,9 @@ class Resolver:
                 try:
                     node = node[int(key)]
                 except (ValueError, IndexError):
-                    raise Unresolved(ref) from None
+                    # reclass fails hard here (no "overridden later" leniency)
+                    raise _StackError(Issue("undefined", (), f"reference ${{{ref}}}: {key!r} is "
+                                            "not an index of the list there")) from None
             else:
                 raise Unresolved(ref)
             if type(node) is Pending:
