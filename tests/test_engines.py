@@ -1,7 +1,6 @@
 """Both inventory engines behind one interface, checked against the conformance corpus."""
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import SHARED

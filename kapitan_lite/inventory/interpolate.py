@@ -18,6 +18,7 @@ slots that depend on it fail silently, so each root cause is reported once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -187,10 +188,8 @@ class Resolver:
             slot = work[i]
             i += 1
             if slot.state == _TODO:
-                try:
+                with contextlib.suppress(_Failed, _Reported):
                     self._resolve(slot)
-                except (_Failed, _Reported):
-                    pass
         return self.root
 
     def _resolve(self, slot: Pending) -> Any:
@@ -275,7 +274,7 @@ class Resolver:
         """``value`` with every slot inside it resolved in place (for ``str()``)."""
         t = type(value)
         if t is dict:
-            for k, v in value.items():
+            for _k, v in value.items():
                 if type(v) is Pending:
                     v = self.context._resolve(v)
                 if type(v) is dict or type(v) is list:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import Problem
+from ..errors import Problem, display_path
 from .classload import Entity, LoadError, index_classes
 from .config import absolute_uri
 from .engine import EngineError, EngineProblems
 from .engine_settings import EngineSettings
 from .interpolate import Issue, Resolver
-from .provenance import Explainer
 from .node import ClassWalker, NodeError, State, Walk, contributions, parameters_tree
+from .provenance import Explainer
 from .queries import QueryEvaluator
 from .targets import TargetFile, discover_targets
 
@@ -114,10 +114,9 @@ class NativeEngine:
         if section == "exports":
             key = "exports:" + key
         ref = issue.ref
-        if issue.kind == "undefined":
-            if ref is not None and ref.origin is not None:
-                return Problem(ref.origin.file.path, ref.origin.line, target,
-                               f"{issue.message} (in parameter {key})")
+        if issue.kind == "undefined" and ref is not None and ref.origin is not None:
+            return Problem(ref.origin.file.path, ref.origin.line, target,
+                           f"{issue.message} (in parameter {key})")
         if issue.kind == "cycle":
             chain = " -> ".join(":".join(map(str, p)) for p in issue.chain)
             if ref is not None and ref.origin is not None:
@@ -131,7 +130,7 @@ class NativeEngine:
             a, b = issue.items if len(issue.items) == 2 and len(places) > max(issue.items) \
                 else (len(places) - 2, len(places) - 1)
             path, line = places[b]
-            earlier = f"{os.path.relpath(places[a][0]) if os.path.isabs(places[a][0]) else places[a][0]}:{places[a][1]}"
+            earlier = f"{display_path(places[a][0])}:{places[a][1]}"
             if issue.kind == "type":
                 return Problem(path, line, target, f"{issue.message} at {key} (earlier value at {earlier})")
             return Problem(path, line, target, f"changes constant parameter {key} (set at {earlier})")

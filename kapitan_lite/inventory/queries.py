@@ -117,10 +117,7 @@ class ParsedQuery:
             other = right if export is left else left
             if export[0] != "export":
                 raise QueryError("a test needs an exports: path")
-            if other[0] == "param":
-                wanted = resolver.lookup(":".join(other[1]))
-            else:
-                wanted = other[1]
+            wanted = resolver.lookup(":".join(other[1])) if other[0] == "param" else other[1]
             got = _get(exports, export[1])
             ok = False if got is _MISSING else (operator.eq if op == "==" else operator.ne)(got, wanted)
             if n == 0:
