@@ -10,6 +10,7 @@ import click
 from ..errors import UserError
 from .options import (
     COMMON,
+    OUTPUT,
     SELECT,
     apply_options,
     merge_opts,
@@ -75,6 +76,7 @@ def compile_targets(opts: dict[str, Any]) -> int:
 @click.command("compile")
 @apply_options(COMMON)
 @apply_options(SELECT)
+@apply_options(OUTPUT)
 @click.pass_context
 def compile_cmd(ctx: click.Context, **local: Any) -> None:
     """Compile all targets, or those selected with -t or -l."""

@@ -13,6 +13,7 @@ from functools import cache
 
 from .. import __version__
 from ..errors import UserError
+from ..inputs.base import OutputOptions
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..project import Settings
@@ -109,7 +110,12 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 jinja2_filters_path=settings.jinja2_filters,
                 tags=TagCompiler(RefStore(settings.refs_path)),
                 all_target_dirs=all_dirs,
+                bytecode_dir=os.path.join(store.dir if store.enabled else staging.root,
+                                          f"jinja2-{_source_digest()[:16]}"),
+                track_deps=store.enabled,
                 reveal=settings.reveal,
+                output=OutputOptions(settings.indent, settings.yaml_multiline_string_style,
+                                     settings.yaml_dump_null_as_empty),
             )
             results = run_targets(job, stale, settings.workers(len(stale)), on_result)
             problems = [p for r in results for p in r.problems]

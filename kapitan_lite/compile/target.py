@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..errors import Problem, UserError
 from ..inputs import InputType, TargetEnv, get_input_type
-from ..inputs.base import InputError
+from ..inputs.base import InputError, OutputOptions
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..inventory.locate import Locator
@@ -17,7 +17,8 @@ from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
 from .deps import Deps
 from .plan import expand_input_path, plan_target
-from .writer import Manifest, diff_target, nested_targets
+from .staged import StagedTarget
+from .writer import Manifest, nested_targets
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,10 @@ class CompileJob:
     jinja2_filters_path: str
     tags: TagCompiler
     all_target_dirs: set[str]
+    bytecode_dir: str | None = None
+    track_deps: bool = True  # only the cache needs them
     reveal: bool = False
+    output: OutputOptions = field(default_factory=OutputOptions)
     _inputs: dict[str, InputType] = field(default_factory=dict)
 
     def input_type(self, name: str) -> InputType:
@@ -69,7 +73,8 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         result.problems = problems
         return result
     target = resolved[name]
-    result.inventory_deps = job.inventory.dependencies(name)
+    if job.track_deps:
+        result.inventory_deps = job.inventory.dependencies(name)
     plan, problems = plan_target(job.inventory, name, target)
     t1 = time.perf_counter()
     result.timings["resolve"] = t1 - t0
@@ -87,15 +92,24 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         jinja2_filters_path=job.jinja2_filters_path,
         reveal=job.reveal,
         deps=deps,
+        output=job.output,
+        bytecode_dir=job.bytecode_dir,
     )
-    staged_root = os.path.join(job.staging_compiled, plan.target_dir)
+    staged_root = env.output_root = os.path.join(job.staging_compiled, plan.target_dir)
+    nested = nested_targets(plan.target_dir, job.all_target_dirs)
+    staged = env.staged = StagedTarget(staged_root, nested)
     tfile = job.inventory.targets[name].path
     locator = Locator(job.inventory.classes_dir, tfile, name)
     for index, item in enumerate(plan.items):
         label = item.get("name") or f"compile[{index}]"
         out_dir = os.path.join(staged_root, item["output_path"] or "")
-        os.makedirs(out_dir, exist_ok=True)
         impl = job.input_type(item["input_type"])
+        on_disk = not getattr(impl, "in_memory", False)
+        if on_disk or any(_reads_compiled(p) for p in item["input_paths"]):
+            staged.flush()  # it works on real files: give it everything so far
+        staged.mkdir(out_dir)
+        if on_disk:
+            os.makedirs(out_dir, exist_ok=True)
         if not getattr(impl, "tracks_deps", False):
             deps.set_volatile(f"input type {item['input_type']} does not report what it reads")
         explicit = plan.explicit[index] if index < len(plan.explicit) else frozenset()
@@ -104,15 +118,18 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         # itself asks to ignore it.
         ignore_missing = bool(item.get("ignore_missing")) and "ignore_missing" in explicit
         item_problems: list[Problem] = []
+        # Some types (remove) act on the output being built, never on sources
+        # or the committed compiled/: their paths resolve in staging only.
+        bases = job.search_paths[-1:] if getattr(impl, "output_only", False) else job.search_paths
         for input_path in item["input_paths"]:
-            paths = expand_input_path(input_path, job.search_paths, deps)
+            paths = expand_input_path(input_path, bases, deps)
             if not paths:
                 if not ignore_missing:
                     where, line = locator.ref_use(input_path)
                     item_problems.append(Problem(
                         where, line, name,
                         f"{label}: input path {input_path} not found "
-                        f"(searched {', '.join(job.search_paths[:-1])})"))
+                        f"(searched {', '.join(bases[:-1] or ['the compiled output'])})"))
                 continue
             for path in paths:
                 try:
@@ -124,11 +141,15 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                     if exc.tag and not line:
                         # The tag came from the inventory, not from the template.
                         where, line = locator.tag_use(exc.tag)
+                    elif exc.ref and not line:
+                        where, line = locator.ref_use(exc.ref)
                     item_problems.append(Problem(where, line, name, exc.message))
                 except RefError as exc:
                     item_problems.append(Problem(path, 0, name, str(exc)))
                 except OSError as exc:
                     item_problems.append(Problem(path, 0, name, f"{type(exc).__name__}: {exc}"))
+        if on_disk:
+            staged.absorb()
         if item_problems and item.get("continue_on_compile_error"):
             result.warnings.extend(p.render() for p in item_problems)
             continue
@@ -137,9 +158,13 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
     result.timings["render"] = t2 - t1
     if result.problems:
         return result
-    manifest = diff_target(staged_root, os.path.join(job.compiled_dir, plan.target_dir),
-                           nested_targets(plan.target_dir, job.all_target_dirs))
+    manifest = staged.diff(os.path.join(job.compiled_dir, plan.target_dir))
     manifest.target_dir = plan.target_dir
     result.manifest = manifest
     result.timings["compare"] = time.perf_counter() - t2
     return result
+
+
+def _reads_compiled(input_path: str) -> bool:
+    """Whether an input path points into compiled output (Kapitan's ``compiled/<target>/...``)."""
+    return os.path.normpath(input_path).split(os.sep)[0] == "compiled"

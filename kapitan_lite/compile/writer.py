@@ -65,7 +65,11 @@ def diff_target(staged_root: str, compiled_root: str, nested: set[str] | frozens
             final = os.path.join(compiled_root, rel)
             data = _read(staged) or b""
             manifest.hashes[rel] = hashlib.sha256(data).hexdigest()
-            if not os.path.islink(final) and _read(final) == data:
+            try:
+                same = os.lstat(final).st_size == len(data) and _read(final) == data
+            except OSError:
+                same = False
+            if same and not os.path.islink(final):
                 smode = os.stat(staged).st_mode & 0o7777
                 if os.stat(final).st_mode & 0o7777 != smode:
                     manifest.mode_changed[rel] = smode
@@ -144,17 +148,21 @@ def apply(staging: Staging, compiled_dir: str, manifests: list[Manifest],
         if os.path.lexists(dst_root) and not os.path.isdir(dst_root):
             os.unlink(dst_root)
         os.makedirs(dst_root, exist_ok=True)
-        for d in sorted(m.dirs):
+        for d in sorted(m.dirs):  # parents sort before their children
             dst = os.path.join(dst_root, d)
-            if os.path.lexists(dst) and not os.path.isdir(dst):
-                os.unlink(dst)
-            os.makedirs(dst, exist_ok=True)
+            try:
+                os.mkdir(dst)
+            except FileExistsError:
+                if not os.path.isdir(dst):
+                    os.unlink(dst)
+                    os.mkdir(dst)
         for rel in sorted(m.changed):
             dst = os.path.join(dst_root, rel)
-            if os.path.isdir(dst) and not os.path.islink(dst):
+            try:
+                os.replace(os.path.join(src_root, rel), dst)
+            except IsADirectoryError:  # a directory where the file goes now
                 shutil.rmtree(dst)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.replace(os.path.join(src_root, rel), dst)
+                os.replace(os.path.join(src_root, rel), dst)
         for rel, mode in sorted(m.mode_changed.items()):
             os.chmod(os.path.join(dst_root, rel), mode)
         # Stale files and directories, deepest first.

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..refs.store import RefError
 from .base import InputError, TargetEnv
 from .jinja2_filters import kapitan_filters, load_filter_file
+from .objects import line_of
 
 DEFAULT_FILTERS_FILE = os.path.join("lib", "jinja2_filters.py")
 
@@ -56,18 +57,6 @@ def _template_location(exc: BaseException, default: str) -> tuple[str, int]:
     return path, line
 
 
-def _line_of(path: str, needle: str) -> int:
-    """First line of ``path`` holding ``needle``, or 0."""
-    try:
-        with open(path, encoding="utf-8") as fp:
-            for number, line in enumerate(fp, 1):
-                if needle and needle in line:
-                    return number
-    except (OSError, UnicodeDecodeError):
-        pass
-    return 0
-
-
 class _TrackingEnvironment(jinja2.Environment):
     """An Environment that tells ``recorder`` every template file a render loads.
 
@@ -88,6 +77,7 @@ class Jinja2Input:
     """Renders templates; Environments are cached per template directory."""
 
     tracks_deps = True
+    in_memory = True
 
     def __init__(self) -> None:
         self._envs: dict[tuple[str, tuple[str, ...]], jinja2.Environment] = {}
@@ -114,7 +104,15 @@ class Jinja2Input:
         key = (template_dir, tuple(env.search_paths))
         jenv = self._envs.get(key)
         if jenv is None:
+            bcc = None
+            if env.bytecode_dir:
+                os.makedirs(env.bytecode_dir, exist_ok=True)
+                # Each template is compiled once and shared with the other
+                # workers (and, when the cache is on, later runs). Entries are
+                # checked against the template's source.
+                bcc = jinja2.FileSystemBytecodeCache(env.bytecode_dir)
             jenv = _TrackingEnvironment(
+                bytecode_cache=bcc,
                 undefined=jinja2.StrictUndefined,
                 loader=jinja2.FileSystemLoader([template_dir or "./", *env.search_paths]),
                 trim_blocks=True,
@@ -160,9 +158,7 @@ class Jinja2Input:
             try:
                 text = env.tags.compile_text(text, env.deps)
             except RefError as exc:
-                raise InputError(str(exc), path, _line_of(path, exc.tag), tag=exc.tag) from exc
-            dest = os.path.join(out_dir, name)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            with open(dest, "w", encoding="utf-8") as fp:
-                fp.write(text)
-            os.chmod(dest, stat.S_IMODE(os.stat(path).st_mode))
+                raise InputError(str(exc), path, line_of(path, exc.tag), tag=exc.tag) from exc
+            assert env.staged is not None
+            env.staged.write(os.path.join(out_dir, name), text.encode("utf-8"),
+                             stat.S_IMODE(os.stat(path).st_mode))

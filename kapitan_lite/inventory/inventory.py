@@ -39,6 +39,7 @@ class Inventory:
         self._engine: Engine | None = None
         self._resolved: dict[str, Target] = {}
         self._explicit: dict[str, list[frozenset[str]]] = {}
+        self._queries: dict[str, bool] = {}  # file -> uses inventory queries
 
     @property
     def engine(self) -> Engine:
@@ -122,7 +123,11 @@ class Inventory:
                          os.path.join(base, "init.yaml")):
                 deps.add((kind, os.path.normpath(cand)))
         for kind, path in list(deps):
-            if kind == "file" and _has_query(path):
+            if kind != "file":
+                continue
+            if path not in self._queries:
+                self._queries[path] = _has_query(path)
+            if self._queries[path]:
                 return {("tree", os.path.normpath(self.path))}
         return deps
 
