@@ -38,6 +38,17 @@ class Engine(Protocol):
         ...
 
 
+def render_each(engine: Engine, targets: list[str]) -> dict[str, dict[str, Any] | EngineError]:
+    """Render targets one by one with ``engine.render``, keeping each failure."""
+    out: dict[str, dict[str, Any] | EngineError] = {}
+    for name in targets:
+        try:
+            out[name] = engine.render(name)
+        except EngineError as exc:
+            out[name] = exc
+    return out
+
+
 ENGINES = ("kapitan-lite", "reclass", "reclass-rs")
 
 

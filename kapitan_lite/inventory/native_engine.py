@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import Problem, display_path
 from .classload import Entity, LoadError, index_classes
 from .config import absolute_uri
-from .engine import EngineError, EngineProblems
+from .engine import EngineError, EngineProblems, render_each
 from .engine_settings import EngineSettings
 from .interpolate import Issue, Resolver
 from .node import ClassWalker, NodeError, State, Walk, contributions, parameters_tree
@@ -49,13 +49,7 @@ class NativeEngine:
 
     def render_all(self, targets: list[str]) -> dict[str, dict[str, Any] | EngineError]:
         """Render several targets; a failed target maps to its :class:`EngineProblems`."""
-        out: dict[str, dict[str, Any] | EngineError] = {}
-        for name in targets:
-            try:
-                out[name] = self.render(name)
-            except EngineError as exc:
-                out[name] = exc
-        return out
+        return render_each(self, targets)
 
     # -- internals ------------------------------------------------------------
     def merged(self, target: str) -> tuple[State, Walk, Entity]:
