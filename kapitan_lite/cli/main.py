@@ -9,6 +9,7 @@ import click
 
 from .. import __version__
 from .compile_cmd import compile_cmd, compile_targets
+from .explain_cmd import explain_cmd
 from .inventory_cmd import inventory_cmd
 from .options import COMMON, OUTPUT, SELECT, apply_options, run_action
 
@@ -28,11 +29,14 @@ def cli(ctx: click.Context, **opts: Any) -> None:
 
 cli.add_command(compile_cmd)
 cli.add_command(inventory_cmd)
+cli.add_command(explain_cmd)
 
 
 def _expand_multi_targets(argv: list[str], commands: set[str]) -> list[str]:
     """Accept Kapitan's ``-t a b c`` and ``-l k=v k2=v2`` as well as repeated flags."""
     out: list[str] = []
+    if next((a for a in argv if a in commands), None) == "explain":
+        return argv  # explain takes one target and a KEY argument
     i = 0
     while i < len(argv):
         arg = argv[i]
