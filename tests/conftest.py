@@ -14,6 +14,10 @@ import pytest
 from refs_support import age_keys, gpg_keys, local_kms  # noqa: F401 (fixtures for the refs tests)
 
 REPO = Path(__file__).resolve().parent.parent
+# The shared kit (conformance corpus, bench generator) lies beside the checkout
+# (CI) or beside the worktrees' parent (a worktree under <root>/wt/).
+SHARED = next((p / "shared" for p in (REPO.parent, REPO.parent.parent)
+               if (p / "shared").is_dir()), REPO.parent / "shared")
 
 
 @dataclass

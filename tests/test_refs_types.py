@@ -107,7 +107,8 @@ def test_gpg_recipients_from_the_target_and_rotate_all(tmp_path, gpg_keys):
     secrets = ("  kapitan:\n    secrets:\n      gpg:\n        recipients:\n"
                "          - name: alice@example.com\n")
     root = _project(tmp_path / "p", "?{gpg:targets/app/s}", secrets)
-    run = kcompile("refs", "write", "gpg:targets/app/s", "-t", "app", "-f", "-", cwd=root,
+    # -t before the ref: Kapitan's "-t a b" expansion must not swallow it
+    run = kcompile("refs", "write", "-t", "app", "gpg:targets/app/s", "-f", "-", cwd=root,
                    env=gpg_keys.env, stdin=SECRET)
     assert run.code == 0, run.err
     stored = yaml.safe_load((root / "refs/targets/app/s").read_text())

@@ -97,6 +97,8 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     if stale:
         tags = TagCompiler(RefStore(settings.refs_path), Backends(settings.identities),
                            reveal=settings.reveal, embed=settings.embed_refs)
+        # Build the engine (it indexes the inventory) once, before forking.
+        engine = inventory.engine
         if settings.reveal:
             # Decrypt the refs the targets' inventories name once, here, before
             # the workers fork and inherit the plaintexts (else each worker would
@@ -104,7 +106,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             resolved, _ = inventory.resolve_partial(stale)
             tags.prefetch((t["parameters"] for t in resolved.values()),
                           threads=2 * settings.workers(len(stale)))
-        elif getattr(inventory.engine, "batch", False) and len(stale) > 1:
+        elif getattr(engine, "batch", False) and len(stale) > 1:
             # reclass-rs renders many targets fastest at once, in its own threads;
             # do it before forking so workers inherit the result.
             inventory.resolve_partial(stale)
