@@ -8,7 +8,9 @@ from typing import Any
 import click
 
 from .. import __version__
+from .check_cmd import check_cmd
 from .compile_cmd import compile_cmd, compile_targets
+from .diff_cmd import diff_cmd
 from .inventory_cmd import inventory_cmd
 from .options import COMMON, SELECT, apply_options, run_action
 
@@ -27,6 +29,8 @@ def cli(ctx: click.Context, **opts: Any) -> None:
 
 cli.add_command(compile_cmd)
 cli.add_command(inventory_cmd)
+cli.add_command(check_cmd)
+cli.add_command(diff_cmd)
 
 
 def _expand_multi_targets(argv: list[str], commands: set[str]) -> list[str]:

@@ -30,17 +30,22 @@ class CompileReport:
     unchanged: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    read_global: list[str] = field(default_factory=list)  # targets that read inventory_global
 
 
 def compile_project(settings: Settings, names: list[str] | None = None,
                     labels: dict[str, str] | None = None,
-                    on_result: Callable[[TargetResult], None] | None = None) -> CompileReport:
+                    on_result: Callable[[TargetResult], None] | None = None,
+                    inventory: Inventory | None = None) -> CompileReport:
     """Compile the selected targets into ``compiled/``; raise :class:`UserError` on bad input.
 
     Nothing in ``compiled/`` changes unless every selected target compiles.
+    ``inventory`` reuses targets already resolved (by ``kcompile diff``).
     """
     start = time.monotonic()
-    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    if inventory is None:
+        inventory = Inventory(settings.inventory_path, settings.backend,
+                              settings.compose_target_name)
     selected = inventory.select(names, labels)
     resolved, problems = inventory.resolve_partial(selected)
 
@@ -90,6 +95,8 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     report = CompileReport(targets=selected, seconds=time.monotonic() - start)
     for r in results:
         report.warnings.extend(r.warnings)
+        if r.read_global:
+            report.read_global.append(r.name)
         if r.manifest is not None:
             report.written += len(r.manifest.changed)
             report.unchanged += len(r.manifest.files) - len(r.manifest.changed)

@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import Problem, UserError
 from ..inputs import InputType, TargetEnv, get_input_type
 from ..inputs.base import InputError
+from ..inventory.lazy import ReadRecorder
 from ..inventory.locate import Locator
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
@@ -28,6 +29,7 @@ class TargetResult:
     manifest: Manifest | None = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    read_global: bool = False  # its inputs read inventory_global (other targets)
 
 
 @dataclass
@@ -62,10 +64,11 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
     """Compile target ``name`` into staging and compare it with ``compiled/``."""
     plan = job.plans[name]
     result = TargetResult(name=name)
+    global_reads = ReadRecorder(job.inventory_global)
     env = TargetEnv(
         name=name,
         inventory=job.targets[name],
-        inventory_global=job.inventory_global,
+        inventory_global=global_reads,
         search_paths=job.search_paths,
         tags=job.tags,
         jinja2_filters_path=job.jinja2_filters_path,
@@ -113,6 +116,7 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
             result.warnings.extend(p.render() for p in item_problems)
             continue
         result.problems.extend(item_problems)
+    result.read_global = global_reads.read
     if result.problems:
         return result
     manifest = diff_target(staged_root, os.path.join(job.compiled_dir, plan.target_dir),
