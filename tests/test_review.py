@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -321,7 +322,8 @@ def test_base_revision_that_does_not_compile(fleet):
         "does not compile: inventory/targets/beta.yml:3: beta: class nosuch not found")
 
 
-def test_interrupted_diff_leaves_nothing_behind(tmp_path):
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_interrupted_diff_leaves_nothing_behind(tmp_path, how):
     root = make_fleet(tmp_path / "fleet")
     for i in range(60):
         write_tree(root, {f"inventory/targets/t{i:02d}.yml": "classes: [common, web]\n"})
@@ -333,18 +335,33 @@ def test_interrupted_diff_leaves_nothing_behind(tmp_path):
     scratch.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "kapitan_lite", "diff"], cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(scratch)})
+                            env={**os.environ, "TMPDIR": str(scratch)}, start_new_session=True)
     deadline = time.monotonic() + 60
     # Interrupt once both sides are being compiled.
     while not list(scratch.glob("kcompile-review-*/*-out")) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert proc.poll() is None, "diff ended before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
+    if how == "ctrl-c":  # a terminal signals the whole foreground process group
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert list(scratch.iterdir()) == []
     assert git_state(root) == state
+    # No process of the run is left: the sides and their compile workers ran
+    # in the scratch dir (base) and in the project (head).
+    assert [p for p in _cwds() if p == str(root) or p.startswith(str(scratch))] == []
+
+
+def _cwds() -> list[str]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):  # gone, a zombie, or not ours to look at
+                out.append(os.readlink(proc / "cwd"))
+    return out
 
 
 # -- check --------------------------------------------------------------------
@@ -420,3 +437,23 @@ def test_leak_guard_encoded_short_and_plain_refs(fleet):
     leaks = [line for line in run.out.splitlines() if line.startswith("  compiled/")]
     assert leaks == ["  compiled/alpha/extra.yml: plaintext of base64:targets/alpha/key",
                      "  compiled/gamma/extra.yml: plaintext of base64:targets/gamma/db"]
+
+
+# -- CI wiring ----------------------------------------------------------------
+
+def test_pr_workflow_and_pre_commit_hook_run_check_and_diff():
+    import yaml
+    from conftest import REPO
+
+    workflow = yaml.safe_load((REPO / ".github/workflows/kcompile-review.yml").read_text())
+    assert True in workflow and "pull_request" in workflow[True]  # YAML 1.1 reads 'on' as true
+    steps = workflow["jobs"]["review"]["steps"]
+    uses = {s["uses"].split("@")[0] for s in steps if "uses" in s}
+    assert uses == {"actions/checkout", "actions/setup-python", "actions/github-script"}
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "kcompile check" in runs
+    assert "kcompile diff --base HEAD^1 --format markdown" in runs
+    assert workflow["permissions"]["pull-requests"] == "write"
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert (hook["id"], hook["entry"], hook["pass_filenames"]) == (
+        "kcompile-check", "kcompile check", False)

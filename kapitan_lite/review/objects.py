@@ -179,13 +179,13 @@ class FieldDiffer:
     """Compares two versions of one document, field by field."""
 
     def __init__(self, secret: bool = False):
-        # A Secret's data: values are withheld wherever they appear.
+        # A Kubernetes Secret: the values below its data and stringData are withheld.
         self.secret = secret
         self.changes: list[FieldChange] = []
 
-    def diff(self, old: Any, new: Any, path: str = "") -> list[FieldChange]:
-        """Every change from ``old`` to ``new``, below ``path``."""
-        self._walk(old, new, path, self.secret)
+    def diff(self, old: Any, new: Any) -> list[FieldChange]:
+        """Every change from ``old`` to ``new``."""
+        self._walk(old, new, "", False)
         return self.changes
 
     def _walk(self, old: Any, new: Any, path: str, secret: bool) -> None:

@@ -105,7 +105,12 @@ class _Entry:
 
 
 def _entries(t: TargetDiff) -> list[_Entry]:
+    """Objects first (what reviewers look for), then the files not told by their objects."""
     out = []
+    for o in t.objects:
+        where = o.file if o.old_file in ("", o.file) else f"{o.old_file} → {o.file}"
+        out.append(_Entry(SIGN[o.status], o.status, o.id.label(), where, "",
+                          o.fields[:FIELDS_MAX], max(0, len(o.fields) - FIELDS_MAX), []))
     for f in t.files:
         if f.status == "changed" and f.structured:
             continue  # its changes are listed as objects
@@ -113,12 +118,6 @@ def _entries(t: TargetDiff) -> list[_Entry]:
                 else "formatting only" if f.status == "reformatted" else "")
         out.append(_Entry(SIGN[f.status], f.status, f.path, f.old_path, note, [], 0,
                           _cap(f.text, TEXT_DIFF_MAX_LINES)))
-    for o in t.objects:
-        where = o.file if o.status != "moved" else f"{o.old_file} → {o.file}"
-        if o.status == "changed" and o.old_file != o.file:
-            where = f"{o.old_file} → {o.file}"
-        out.append(_Entry(SIGN[o.status], o.status, o.id.label(), where, "",
-                          o.fields[:FIELDS_MAX], max(0, len(o.fields) - FIELDS_MAX), []))
     return out
 
 

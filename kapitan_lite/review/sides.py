@@ -15,6 +15,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
@@ -60,8 +61,16 @@ class SideFailed(Exception):
         self.error = error
 
 
+def _own_group(pid: int) -> None:
+    # Set by both parent and child, whichever runs first, so the parent can
+    # always kill the child and its compile workers together.
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)
+
+
 def _serve(settings: Settings, names: list[str] | None, conn: Connection) -> None:
     """The child: resolve, send digests, then compile what is asked until told to stop."""
+    _own_group(0)
     try:
         _work(settings, names, conn)
     except (KeyboardInterrupt, OSError):
@@ -108,6 +117,7 @@ class SideProcess:
         self._proc = ctx.Process(target=_serve, args=(self.settings, self.names, child),
                                  name="kcompile-side")
         self._proc.start()
+        _own_group(self._proc.pid or 0)
         child.close()
 
     @property
@@ -150,12 +160,20 @@ class SideProcess:
         return read_global
 
     def close(self) -> None:
-        """Stop the child and wait for it; a child still at work is terminated."""
+        """Stop the child and wait for it.
+
+        A child still at work (the run failed or was interrupted) is killed
+        with its compile workers: its process group holds them all, and
+        everything they wrote is in the scratch dir, which goes next. A
+        terminal's Ctrl-C does not reach them (they have their own group),
+        so it is this process that stops them, every time.
+        """
         if not self._busy:
             with contextlib.suppress(OSError):  # it has stopped already
                 self._conn.send(None)
             self._proc.join(timeout=10)
-        if self._proc.is_alive():
-            self._proc.terminate()  # SIGTERM unwinds it like Ctrl-C: its pool stops too
-            self._proc.join()
+        if self._proc.is_alive() and self._proc.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.join()
         self._conn.close()
