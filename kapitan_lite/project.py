@@ -43,8 +43,13 @@ class Settings:
     parallelism: int = 0
     compose_target_name: bool = False
     reveal: bool = False
+    cache: bool = True
     verbose: bool = False
     debug: bool = False
+    # How generated objects are written (-i, -L, --yaml-dump-null-as-empty).
+    indent: int = 2
+    yaml_multiline_string_style: str = "literal"
+    yaml_dump_null_as_empty: bool = False
     extra: dict = field(default_factory=dict)
 
     @property

@@ -1,9 +1,12 @@
 """The example fleet at the repository root compiles to its committed compiled/."""
 
 import base64
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import REPO, content, kcompile
 
@@ -46,3 +49,15 @@ def test_no_plaintext_secret_in_compiled_output():
                 assert secret not in body, f"plaintext secret in {path}"
     tag = "?{base64:targets/prod-cluster/postgres/password:69a8849d}"
     assert tag in (REPO / "compiled/prod-cluster/manifests/postgres/secret.yml").read_text()
+
+
+def test_fleet_matches_real_kapitan(tmp_path):
+    """The committed compiled/ is also what kapitan 0.36.3 writes (kadet and jsonnet included)."""
+    kapitan = Path(os.environ.get("KAPITAN_VENV", "/work/kvenv")) / "bin" / "kapitan"
+    if not kapitan.is_file():
+        pytest.skip(f"no kapitan at {kapitan} (set KAPITAN_VENV)")
+    root = _copy_fleet(tmp_path / "fleet")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([str(kapitan), "compile"], cwd=root, check=True, capture_output=True, env=env,
+                   timeout=300)
+    assert content(root / "compiled") == content(REPO / "compiled")

@@ -99,10 +99,7 @@ def test_killed_compile_leaves_compiled_intact(tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "kapitan_lite", "-p", "2"], cwd=root,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 start_new_session=True)
-        deadline = time.monotonic() + 30
-        while not list(staging.glob("compiled/*")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert list(staging.glob("compiled/*")), "compile never started writing to staging"
+        _wait_until_compiling(staging)
         os.killpg(proc.pid, sig) if sig == signal.SIGKILL else proc.send_signal(sig)
         proc.wait(timeout=30)
         if sig != signal.SIGKILL:
@@ -114,6 +111,15 @@ def test_killed_compile_leaves_compiled_intact(tmp_path):
     assert run.code == 0, run.err
     assert not staging.exists()
     assert content(root / "compiled")["beta/manifests/app.yml"][0] == b"name: beta"
+
+
+def _wait_until_compiling(staging: Path) -> None:
+    """Wait until a run holds the staging area and is busy compiling."""
+    deadline = time.monotonic() + 60
+    while not (staging / ".lock").exists():
+        assert time.monotonic() < deadline, "compile never started"
+        time.sleep(0.05)
+    time.sleep(0.5)  # well inside the minute-long template now
 
 
 def _alive(pgid: int) -> bool:
@@ -134,10 +140,7 @@ def test_concurrent_run_is_refused(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
-        while not list((root / ".kcompile-staging").glob("compiled/*")):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        _wait_until_compiling(root / ".kcompile-staging")
         run = kcompile(cwd=root)
         assert run.code == 2
         assert "another kcompile run is using this output path" in run.err

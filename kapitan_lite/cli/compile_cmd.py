@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -9,6 +10,7 @@ import click
 from ..errors import UserError
 from .options import (
     COMMON,
+    OUTPUT,
     SELECT,
     apply_options,
     merge_opts,
@@ -18,7 +20,35 @@ from .options import (
 )
 
 
+class _Progress:
+    """A progress bar on a terminal, or one line per target with -v."""
+
+    def __init__(self, verbose: bool):
+        self.verbose = verbose
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        if total > 1 and not self.verbose and sys.stderr.isatty():
+            self.bar = click.progressbar(length=total, label="Compiling", file=sys.stderr)
+            self.bar.__enter__()
+
+    def advance(self, result: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+        elif self.verbose and not result.problems:
+            m = result.manifest
+            stages = ", ".join(f"{k} {v * 1000:.0f}ms" for k, v in result.timings.items())
+            click.echo(f"Compiled {result.name}: {len(m.changed)} written, "
+                       f"{len(m.files) - len(m.changed)} unchanged ({stages})", err=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
 def compile_targets(opts: dict[str, Any]) -> int:
+    """Run a compile from command-line options and print its summary."""
     from ..compile.run import compile_project
 
     settings = settings_from(opts)
@@ -26,25 +56,27 @@ def compile_targets(opts: dict[str, Any]) -> int:
     labels = parse_labels(tuple(opts.get("labels") or ()))
     if names and labels:
         raise UserError.of("use either -t or -l, not both")
-
-    def progress(result: Any) -> None:
-        if settings.verbose and not result.problems:
-            m = result.manifest
-            click.echo(f"Compiled {result.name} ({len(m.changed)} written, "
-                       f"{len(m.files) - len(m.changed)} unchanged)", err=True)
-
-    report = compile_project(settings, names or None, labels or None, on_result=progress)
+    progress = _Progress(settings.verbose)
+    try:
+        report = compile_project(settings, names or None, labels or None,
+                                 on_result=progress.advance, on_start=progress.start)
+    finally:
+        progress.close()
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
-    n = len(report.targets)
-    click.echo(f"Compiled {n} target{'s' if n != 1 else ''} in {report.seconds:.2f}s: "
-               f"{report.written} files written, {report.unchanged} unchanged", err=True)
+    if settings.verbose:
+        stages = ", ".join(f"{k} {v:.2f}s" for k, v in report.timings.items())
+        click.echo(f"Time per stage (summed over workers): {stages}", err=True)
+    click.echo(f"{len(report.compiled)} compiled, {len(report.cached)} unchanged (cache) "
+               f"in {report.seconds:.2f}s: {report.written} files written, "
+               f"{report.unchanged} unchanged", err=True)
     return 0
 
 
 @click.command("compile")
 @apply_options(COMMON)
 @apply_options(SELECT)
+@apply_options(OUTPUT)
 @click.pass_context
 def compile_cmd(ctx: click.Context, **local: Any) -> None:
     """Compile all targets, or those selected with -t or -l."""

@@ -34,7 +34,7 @@ def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, f
     opts = merge_opts(ctx, local)
 
     def action() -> int:
-        settings = settings_from(opts)
+        settings = settings_from(opts, "inventory")
         inv = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
         data: Any
         if target:

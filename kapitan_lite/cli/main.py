@@ -12,12 +12,13 @@ from .check_cmd import check_cmd
 from .compile_cmd import compile_cmd, compile_targets
 from .diff_cmd import diff_cmd
 from .inventory_cmd import inventory_cmd
-from .options import COMMON, SELECT, apply_options, run_action
+from .options import COMMON, OUTPUT, SELECT, apply_options, run_action
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @apply_options(COMMON)
 @apply_options(SELECT)
+@apply_options(OUTPUT)
 @click.version_option(__version__, prog_name="kcompile")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:

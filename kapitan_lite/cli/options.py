@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from .. import dotkapitan
 from ..errors import UserError
 from ..inventory import ENGINES
 from ..project import Settings, find_root
@@ -40,11 +41,25 @@ COMMON = [
     click.option("-v", "--verbose", is_flag=True, default=None, help="Say more."),
     click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
 ]
+# How compile writes generated objects (kadet, jsonnet, helm).
+OUTPUT = [
+    click.option("-i", "--indent", type=click.IntRange(min=1), default=None,
+                 help="Indentation of YAML and JSON output [2]."),
+    click.option("-L", "--yaml-multiline-string-style", default=None,
+                 type=click.Choice(["literal", "folded", "double-quotes"]),
+                 help="YAML style of multi-line strings [literal]."),
+    click.option("--yaml-dump-null-as-empty", is_flag=True, default=None,
+                 help="Write YAML nulls as nothing (`key:`) instead of `null`."),
+    click.option("--ignore-version-check", is_flag=True, default=None,
+                 help="Compile even if .kapitan pins another Kapitan version."),
+]
 SELECT = [
     click.option("-t", "--targets", "targets", multiple=True,
                  help="Compile this target; repeatable (-t a -t b, or -t a b)."),
     click.option("-l", "--labels", "labels", multiple=True,
                  help="Only targets whose parameters.kapitan.labels match key=value; repeatable."),
+    click.option("--no-cache", "no_cache", is_flag=True, default=None,
+                 help="Compile every selected target, ignoring the incremental cache."),
 ]
 
 
@@ -65,11 +80,16 @@ def merge_opts(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def settings_from(opts: dict[str, Any]) -> Settings:
-    """Find the project root, move there, and build the run's settings."""
-    inventory_path = opts.get("inventory_path") or "inventory"
-    root = find_root(os.getcwd(), inventory_path)
+def settings_from(opts: dict[str, Any], command: str = "compile") -> Settings:
+    """Find the project root, move there, and build the run's settings.
+
+    Options not given on the command line come from ``.kapitan`` (the
+    ``command`` section, then ``global``), then from the built-in defaults.
+    """
+    root = find_root(os.getcwd(), opts.get("inventory_path") or "inventory")
     os.chdir(root)
+    opts.update(dotkapitan.apply(root, command, opts))
+    inventory_path = opts.get("inventory_path") or "inventory"
     search = tuple(opts.get("search_paths") or ()) or (".", "lib")
     return Settings(
         root=root,
@@ -81,8 +101,13 @@ def settings_from(opts: dict[str, Any]) -> Settings:
         backend=opts.get("backend") or "reclass",
         parallelism=opts.get("parallelism") or 0,
         compose_target_name=bool(opts.get("compose_target_name")),
+        cache=not opts.get("no_cache"),
         verbose=bool(opts.get("verbose")),
+        reveal=bool(opts.get("reveal")),
         debug=bool(opts.get("debug")),
+        indent=opts.get("indent") or 2,
+        yaml_multiline_string_style=opts.get("yaml_multiline_string_style") or "literal",
+        yaml_dump_null_as_empty=bool(opts.get("yaml_dump_null_as_empty")),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import Problem
 from ..inputs import REGISTRY
 from ..inventory import Inventory, Target
+from .deps import Deps
 
 
 @dataclass(frozen=True)
@@ -22,20 +23,31 @@ class TargetPlan:
     explicit: tuple[frozenset[str], ...]  # keys each item sets itself (not defaults)
 
 
-def expand_input_path(input_path: str, search_paths: list[str]) -> list[str]:
+def expand_input_path(input_path: str, search_paths: list[str], deps: Deps | None = None) -> list[str]:
     """Every existing match of ``input_path`` under the search paths, sorted.
 
     Kapitan joins the path to each search path and globs it when it holds
     ``*?[``; it collects matches in a set, so their order is undefined. Here
-    they are sorted, so the same input gives the same output.
+    they are sorted, so the same input gives the same output. ``deps`` hears
+    what the answer depended on.
     """
     found: set[str] = set()
     for base in search_paths:
         cand = os.path.join(base, input_path)
         if glob.has_magic(input_path):
-            found.update(glob.glob(cand))
-        elif os.path.lexists(cand):
-            found.add(cand)
+            matches = glob.glob(cand)
+            found.update(matches)
+            if deps is not None:
+                deps.glob(cand)
+        else:
+            exists = os.path.lexists(cand)
+            if exists:
+                found.add(cand)
+            if deps is not None:
+                deps.exists(cand)
+    if deps is not None:
+        for path in found:
+            deps.path(path)
     return sorted(found)
 
 

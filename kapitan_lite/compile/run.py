@@ -1,24 +1,33 @@
-"""A whole compile: select, resolve, plan, compile in parallel, then write."""
+"""A whole compile: select, skip what the cache vouches for, compile the rest, write."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
+from .. import __version__
 from ..errors import UserError
+from ..inputs.base import OutputOptions
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..project import Settings
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefStore
+from .cache import Cache, fingerprint
 from .concurrency import run_targets
-from .plan import TargetPlan, plan_target
 from .target import CompileJob, TargetResult
 from .writer import Staging, apply
 
 log = logging.getLogger(__name__)
+
+# Settings that do not change what is written.
+_NOT_OUTPUT = {"root", "parallelism", "verbose", "debug", "cache"}
 
 
 @dataclass
@@ -26,78 +35,123 @@ class CompileReport:
     """What a compile did."""
 
     targets: list[str]
+    compiled: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
     written: int = 0
     unchanged: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    read_global: list[str] = field(default_factory=list)  # targets that read inventory_global
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds (summed)
+    # Compiled targets that read others through inventory_global: the names, "*" for all.
+    targets_read: dict[str, set[str]] = field(default_factory=dict)
+
+
+@cache
+def _source_digest() -> str:
+    """A digest of kapitan-lite's own code, so a changed tool never trusts old output."""
+    h = hashlib.sha256(__version__.encode())
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for root, dirs, files in os.walk(pkg):
+        dirs.sort()
+        for f in sorted(files):
+            if f.endswith(".py"):
+                with open(os.path.join(root, f), "rb") as fp:
+                    h.update(f.encode() + b"\0" + fp.read())
+    return h.hexdigest()
+
+
+def run_fingerprint(settings: Settings) -> str:
+    """The cache fingerprint of a run: tool version and code, and every output option."""
+    options = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_OUTPUT}
+    return fingerprint(_source_digest(), options)
 
 
 def compile_project(settings: Settings, names: list[str] | None = None,
                     labels: dict[str, str] | None = None,
                     on_result: Callable[[TargetResult], None] | None = None,
+                    on_start: Callable[[int], None] | None = None,
                     inventory: Inventory | None = None) -> CompileReport:
     """Compile the selected targets into ``compiled/``; raise :class:`UserError` on bad input.
 
     Nothing in ``compiled/`` changes unless every selected target compiles.
-    ``inventory`` reuses targets already resolved (by ``kcompile diff``).
+    Targets whose inputs and output the cache vouches for are not compiled.
+    ``inventory`` reuses targets resolved already (``kcompile diff`` does).
     """
     start = time.monotonic()
+    started_ns = time.time_ns()
     if inventory is None:
         inventory = Inventory(settings.inventory_path, settings.backend,
                               settings.compose_target_name)
     selected = inventory.select(names, labels)
-    resolved, problems = inventory.resolve_partial(selected)
+    target_dirs = {n: tf.output_dir for n, tf in inventory.targets.items()}
+    all_dirs = set(target_dirs.values())
 
-    plans: dict[str, TargetPlan] = {}
-    for name in resolved:
-        plan, errs = plan_target(inventory, name, resolved[name])
-        problems.extend(errs)
-        if plan is not None:
-            plans[name] = plan
-    if not plans:
-        raise UserError(problems)
-    # Targets whose plan is bad are not compiled, but the others are, so one
-    # run reports every problem there is.
-    compilable = [n for n in selected if n in plans]
+    store = Cache(settings.output_path, run_fingerprint(settings),
+                  enabled=settings.cache and not settings.reveal)
+    fresh = store.fresh(selected, target_dirs, inventory.names(), settings.compiled_dir)
+    stale = [n for n in selected if n not in fresh]
+    report = CompileReport(targets=selected, cached=sorted(fresh))
+    for name in fresh:
+        report.unchanged += len(store.entries[name].files)
+    t_check = time.monotonic()
+    report.timings["cache check"] = t_check - start
 
-    all_dirs = {tf.output_dir for tf in inventory.targets.values()}
-    with Staging(settings.output_path) as staging:
-        search_paths = [*settings.search_paths, staging.root]
-        job = CompileJob(
-            plans=plans,
-            targets=resolved,
-            # Targets resolve when a template first reads them; those being
-            # compiled are resolved already, and forked workers inherit them.
-            inventory_global=LazyGlobalInventory(inventory),
-            target_files={n: inventory.targets[n].path for n in compilable},
-            classes_dir=inventory.classes_dir,
-            all_target_dirs=all_dirs,
-            staging_compiled=staging.compiled,
-            compiled_dir=settings.compiled_dir,
-            search_paths=search_paths,
-            jinja2_filters_path=settings.jinja2_filters,
-            tags=TagCompiler(RefStore(settings.refs_path)),
-            reveal=settings.reveal,
-        )
-        results = run_targets(job, compilable, settings.workers(len(compilable)), on_result)
-        problems += [p for r in results for p in r.problems]
-        if problems:
-            raise UserError(problems)
-        manifests = [r.manifest for r in results if r.manifest is not None]
-        apply(
-            staging,
-            settings.compiled_dir,
-            manifests,
-            all_dirs,
-            full=set(selected) == set(inventory.targets),
-        )
-    report = CompileReport(targets=selected, seconds=time.monotonic() - start)
+    results: list[TargetResult] = []
+    if on_start is not None:
+        on_start(len(stale))
+    if stale:
+        # Build the engine (it indexes the inventory) once, before forking.
+        engine = inventory.engine
+        if getattr(engine, "batch", False) and len(stale) > 1:
+            # reclass-rs renders many targets fastest at once, in its own threads;
+            # do it before forking so workers inherit the result.
+            inventory.resolve_partial(stale)
+        with Staging(settings.output_path) as staging:
+            job = CompileJob(
+                inventory=inventory,
+                # Targets resolve when a template first reads them; forked
+                # workers inherit whatever the parent resolved already.
+                inventory_global=LazyGlobalInventory(inventory),
+                staging_compiled=staging.compiled,
+                compiled_dir=settings.compiled_dir,
+                search_paths=[*settings.search_paths, staging.root],
+                jinja2_filters_path=settings.jinja2_filters,
+                tags=TagCompiler(RefStore(settings.refs_path)),
+                all_target_dirs=all_dirs,
+                bytecode_dir=os.path.join(store.dir if store.enabled else staging.root,
+                                          f"jinja2-{_source_digest()[:16]}"),
+                track_deps=store.enabled,
+                reveal=settings.reveal,
+                output=OutputOptions(settings.indent, settings.yaml_multiline_string_style,
+                                     settings.yaml_dump_null_as_empty),
+            )
+            results = run_targets(job, stale, settings.workers(len(stale)), on_result)
+            problems = [p for r in results for p in r.problems]
+            if problems:
+                raise UserError(problems)
+            t_apply = time.monotonic()
+            apply(staging, settings.compiled_dir,
+                  [r.manifest for r in results if r.manifest is not None],
+                  all_dirs, full=set(selected) == set(inventory.targets))
+            report.timings["write"] = time.monotonic() - t_apply
+    elif set(selected) == set(inventory.targets):
+        # Nothing to compile, but a full compile still removes foreign output.
+        apply(Staging(settings.output_path), settings.compiled_dir, [], all_dirs, full=True)
+
     for r in results:
+        report.compiled.append(r.name)
         report.warnings.extend(r.warnings)
-        if r.read_global:
-            report.read_global.append(r.name)
-        if r.manifest is not None:
-            report.written += len(r.manifest.changed)
-            report.unchanged += len(r.manifest.files) - len(r.manifest.changed)
+        if r.deps.targets_read:
+            report.targets_read[r.name] = set(r.deps.targets_read)
+        for stage, seconds in r.timings.items():
+            report.timings[stage] = report.timings.get(stage, 0.0) + seconds
+        m = r.manifest
+        if m is None:
+            continue
+        report.written += len(m.changed)
+        report.unchanged += len(m.files) - len(m.changed)
+        store.record(r.name, m.target_dir, r.inventory_deps, r.deps, m.hashes, m.dirs,
+                     settings.compiled_dir, inventory.names(), started_ns)
+    store.save(keep=set(inventory.targets))
+    report.seconds = time.monotonic() - start
     return report

@@ -1,22 +1,24 @@
-"""Compile one target: run its items in order into the staging area."""
+"""Compile one target: resolve it, plan it, run its items in order into staging."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import Problem, UserError
 from ..inputs import InputType, TargetEnv, get_input_type
-from ..inputs.base import InputError
-from ..inventory.lazy import ReadRecorder
+from ..inputs.base import InputError, OutputOptions
+from ..inventory import Inventory
+from ..inventory.lazy import LazyGlobalInventory
 from ..inventory.locate import Locator
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
-from .plan import TargetPlan, expand_input_path
-from .writer import Manifest, diff_target, nested_targets
+from .deps import Deps
+from .plan import expand_input_path, plan_target
+from .staged import StagedTarget
+from .writer import Manifest, nested_targets
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +31,27 @@ class TargetResult:
     manifest: Manifest | None = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    read_global: bool = False  # its inputs read inventory_global (other targets)
+    inventory_deps: set[tuple[str, str]] = field(default_factory=set)
+    deps: Deps = field(default_factory=Deps)
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
 
 @dataclass
 class CompileJob:
     """Everything a worker needs, shared by all targets of a run (inherited on fork)."""
 
-    plans: dict[str, TargetPlan]
-    targets: Mapping[str, dict[str, Any]]  # resolved targets being compiled
-    inventory_global: Mapping[str, Any]
-    target_files: dict[str, str]  # target name -> its inventory file
-    classes_dir: str
-    all_target_dirs: set[str]
+    inventory: Inventory
+    inventory_global: LazyGlobalInventory
     staging_compiled: str
     compiled_dir: str
     search_paths: list[str]
     jinja2_filters_path: str
     tags: TagCompiler
+    all_target_dirs: set[str]
+    bytecode_dir: str | None = None
+    track_deps: bool = True  # only the cache needs them
     reveal: bool = False
+    output: OutputOptions = field(default_factory=OutputOptions)
     _inputs: dict[str, InputType] = field(default_factory=dict)
 
     def input_type(self, name: str) -> InputType:
@@ -61,41 +65,71 @@ class CompileJob:
 
 
 def compile_target(job: CompileJob, name: str) -> TargetResult:
-    """Compile target ``name`` into staging and compare it with ``compiled/``."""
-    plan = job.plans[name]
+    """Resolve target ``name``, compile it into staging, compare it with ``compiled/``."""
     result = TargetResult(name=name)
-    global_reads = ReadRecorder(job.inventory_global)
+    t0 = time.perf_counter()
+    resolved, problems = job.inventory.resolve_partial([name])
+    if problems:
+        result.problems = problems
+        return result
+    target = resolved[name]
+    if job.track_deps:
+        result.inventory_deps = job.inventory.dependencies(name)
+    plan, problems = plan_target(job.inventory, name, target)
+    t1 = time.perf_counter()
+    result.timings["resolve"] = t1 - t0
+    if plan is None:
+        result.problems = problems
+        return result
+
+    deps = result.deps
     env = TargetEnv(
         name=name,
-        inventory=job.targets[name],
-        inventory_global=global_reads,
+        inventory=target,
+        inventory_global=job.inventory_global.view(deps.targets_read.add),
         search_paths=job.search_paths,
         tags=job.tags,
         jinja2_filters_path=job.jinja2_filters_path,
         reveal=job.reveal,
+        deps=deps,
+        output=job.output,
+        bytecode_dir=job.bytecode_dir,
     )
-    staged_root = os.path.join(job.staging_compiled, plan.target_dir)
-    tfile = job.target_files[name]
+    staged_root = env.output_root = os.path.join(job.staging_compiled, plan.target_dir)
+    nested = nested_targets(plan.target_dir, job.all_target_dirs)
+    staged = env.staged = StagedTarget(staged_root, nested)
+    tfile = job.inventory.targets[name].path
+    locator = Locator(job.inventory.classes_dir, tfile, name)
     for index, item in enumerate(plan.items):
         label = item.get("name") or f"compile[{index}]"
         out_dir = os.path.join(staged_root, item["output_path"] or "")
-        os.makedirs(out_dir, exist_ok=True)
         impl = job.input_type(item["input_type"])
+        on_disk = not getattr(impl, "in_memory", False)
+        if on_disk or any(_reads_compiled(p) for p in item["input_paths"]):
+            staged.flush()  # it works on real files: give it everything so far
+        staged.mkdir(out_dir)
+        if on_disk:
+            os.makedirs(out_dir, exist_ok=True)
+        if not getattr(impl, "tracks_deps", False):
+            deps.set_volatile(f"input type {item['input_type']} does not report what it reads")
         explicit = plan.explicit[index] if index < len(plan.explicit) else frozenset()
         # Kapitan defaults jinja2's ignore_missing to true and silently skips a
         # missing template; a missing input fails here unless the inventory
         # itself asks to ignore it.
         ignore_missing = bool(item.get("ignore_missing")) and "ignore_missing" in explicit
         item_problems: list[Problem] = []
+        # Some types (remove) act on the output being built, never on sources
+        # or the committed compiled/: their paths resolve in staging only.
+        bases = job.search_paths[-1:] if getattr(impl, "output_only", False) else job.search_paths
         for input_path in item["input_paths"]:
-            paths = expand_input_path(input_path, job.search_paths)
+            paths = expand_input_path(input_path, bases, deps)
             if not paths:
                 if not ignore_missing:
-                    where, line = Locator(job.classes_dir, tfile, name).ref_use(input_path)
+                    where, line = locator.ref_use(input_path)
                     item_problems.append(Problem(
                         where, line, name,
                         f"{label}: input path {input_path} not found "
-                        f"(searched {', '.join(job.search_paths[:-1])})"))
+                        f"(searched {', '.join(bases[:-1] or ['the compiled output'])})"))
                 continue
             for path in paths:
                 try:
@@ -106,21 +140,31 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                     where, line = exc.path or path, exc.line
                     if exc.tag and not line:
                         # The tag came from the inventory, not from the template.
-                        where, line = Locator(job.classes_dir, tfile, name).tag_use(exc.tag)
+                        where, line = locator.tag_use(exc.tag)
+                    elif exc.ref and not line:
+                        where, line = locator.ref_use(exc.ref)
                     item_problems.append(Problem(where, line, name, exc.message))
                 except RefError as exc:
                     item_problems.append(Problem(path, 0, name, str(exc)))
                 except OSError as exc:
                     item_problems.append(Problem(path, 0, name, f"{type(exc).__name__}: {exc}"))
+        if on_disk:
+            staged.absorb()
         if item_problems and item.get("continue_on_compile_error"):
             result.warnings.extend(p.render() for p in item_problems)
             continue
         result.problems.extend(item_problems)
-    result.read_global = global_reads.read
+    t2 = time.perf_counter()
+    result.timings["render"] = t2 - t1
     if result.problems:
         return result
-    manifest = diff_target(staged_root, os.path.join(job.compiled_dir, plan.target_dir),
-                           nested_targets(plan.target_dir, job.all_target_dirs))
+    manifest = staged.diff(os.path.join(job.compiled_dir, plan.target_dir))
     manifest.target_dir = plan.target_dir
     result.manifest = manifest
+    result.timings["compare"] = time.perf_counter() - t2
     return result
+
+
+def _reads_compiled(input_path: str) -> bool:
+    """Whether an input path points into compiled output (Kapitan's ``compiled/<target>/...``)."""
+    return os.path.normpath(input_path).split(os.sep)[0] == "compiled"

@@ -13,6 +13,7 @@ untouched, mtime included. A failed or interrupted run never reaches
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -31,17 +32,16 @@ class Manifest:
     files: set[str] = field(default_factory=set)  # relative to the target dir
     dirs: set[str] = field(default_factory=set)
     changed: set[str] = field(default_factory=set)  # new or different bytes
+    hashes: dict[str, str] = field(default_factory=dict)  # rel -> sha256 of the bytes
     mode_changed: dict[str, int] = field(default_factory=dict)
 
 
-def _same_bytes(a: str, b: str) -> bool:
+def _read(path: str) -> bytes | None:
     try:
-        if os.path.getsize(a) != os.path.getsize(b):
-            return False
-        with open(a, "rb") as fa, open(b, "rb") as fb:
-            return fa.read() == fb.read()
+        with open(path, "rb") as fp:
+            return fp.read()
     except OSError:
-        return False
+        return None
 
 
 def diff_target(staged_root: str, compiled_root: str, nested: set[str] | frozenset[str] = frozenset()) -> Manifest:
@@ -63,7 +63,13 @@ def diff_target(staged_root: str, compiled_root: str, nested: set[str] | frozens
             manifest.files.add(rel)
             staged = os.path.join(root, f)
             final = os.path.join(compiled_root, rel)
-            if os.path.isfile(final) and not os.path.islink(final) and _same_bytes(staged, final):
+            data = _read(staged) or b""
+            manifest.hashes[rel] = hashlib.sha256(data).hexdigest()
+            try:
+                same = os.lstat(final).st_size == len(data) and _read(final) == data
+            except OSError:
+                same = False
+            if same and not os.path.islink(final):
                 smode = os.stat(staged).st_mode & 0o7777
                 if os.stat(final).st_mode & 0o7777 != smode:
                     manifest.mode_changed[rel] = smode
@@ -84,6 +90,9 @@ class Staging:
     def __enter__(self) -> Staging:
         os.makedirs(self.output_path, exist_ok=True)
         os.makedirs(self.root, exist_ok=True)
+        # If a killed run leaves this behind, git still shows nothing.
+        with open(os.path.join(self.root, ".gitignore"), "w") as fp:
+            fp.write("*\n")
         fd = os.open(os.path.join(self.root, ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -139,17 +148,21 @@ def apply(staging: Staging, compiled_dir: str, manifests: list[Manifest],
         if os.path.lexists(dst_root) and not os.path.isdir(dst_root):
             os.unlink(dst_root)
         os.makedirs(dst_root, exist_ok=True)
-        for d in sorted(m.dirs):
+        for d in sorted(m.dirs):  # parents sort before their children
             dst = os.path.join(dst_root, d)
-            if os.path.lexists(dst) and not os.path.isdir(dst):
-                os.unlink(dst)
-            os.makedirs(dst, exist_ok=True)
+            try:
+                os.mkdir(dst)
+            except FileExistsError:
+                if not os.path.isdir(dst):
+                    os.unlink(dst)
+                    os.mkdir(dst)
         for rel in sorted(m.changed):
             dst = os.path.join(dst_root, rel)
-            if os.path.isdir(dst) and not os.path.islink(dst):
+            try:
+                os.replace(os.path.join(src_root, rel), dst)
+            except IsADirectoryError:  # a directory where the file goes now
                 shutil.rmtree(dst)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.replace(os.path.join(src_root, rel), dst)
+                os.replace(os.path.join(src_root, rel), dst)
         for rel, mode in sorted(m.mode_changed.items()):
             os.chmod(os.path.join(dst_root, rel), mode)
         # Stale files and directories, deepest first.

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from .base import InputType, TargetEnv
 
+# Input types this release implements: name -> (module, class). Modules load on
+# first use, so an optional extra (kadet, jsonnet) is imported only when used.
+# The plan rejects the other types Kapitan knows.
+_TYPES: dict[str, tuple[str, str]] = {
+    "jinja2": ("jinja2", "Jinja2Input"),
+    "copy": ("copy", "CopyInput"),
+    "kadet": ("kadet", "KadetInput"),
+    "jsonnet": ("jsonnet", "JsonnetInput"),
+    "helm": ("helm", "HelmInput"),
+    "external": ("external", "ExternalInput"),
+    "remove": ("remove", "RemoveInput"),
+}
 
-def _jinja2() -> InputType:
-    from .jinja2 import Jinja2Input
 
-    return Jinja2Input()
-
-
-def _copy() -> InputType:
-    from .copy import CopyInput
-
-    return CopyInput()
+def _factory(module: str, cls: str) -> Callable[[], InputType]:
+    def make() -> InputType:
+        return getattr(importlib.import_module(f".{module}", __name__), cls)()
+    return make
 
 
-# Input types this release implements; the others Kapitan knows are rejected by the plan.
-REGISTRY: dict[str, Callable[[], InputType]] = {"jinja2": _jinja2, "copy": _copy}
+REGISTRY: dict[str, Callable[[], InputType]] = {
+    name: _factory(module, cls) for name, (module, cls) in _TYPES.items()
+}
 
 
 def get_input_type(name: str) -> InputType | None:

@@ -6,7 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..compile.deps import Deps
+from ..compile.staged import StagedTarget
 from ..refs.compiler import TagCompiler
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How generated objects are serialised (``--indent``, ``-L``, ``--yaml-dump-null-as-empty``)."""
+
+    indent: int = 2
+    multiline_string_style: str = "literal"
+    null_as_empty: bool = False
 
 
 @dataclass
@@ -20,22 +31,41 @@ class TargetEnv:
     tags: TagCompiler
     jinja2_filters_path: str
     reveal: bool = False
+    deps: Deps = field(default_factory=Deps)  # what this target reads, for the cache
+    output: OutputOptions = field(default_factory=OutputOptions)
+    output_root: str = ""  # this target's directory in the compiled output being built
+    bytecode_dir: str | None = None  # where compiled templates are shared between processes
+    staged: StagedTarget | None = None  # in-memory output, for input types with in_memory
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class InputError(Exception):
     """A located problem in an input (template file and line)."""
 
-    def __init__(self, message: str, path: str = "", line: int = 0, tag: str = ""):
+    def __init__(self, message: str, path: str = "", line: int = 0, tag: str = "",
+                 ref: str = ""):
         super().__init__(message)
         self.message = message
         self.path = path
         self.line = line
         self.tag = tag  # the ref tag at fault, if any: its source is looked up later
+        # Inventory text to locate the problem by (e.g. the item's input path),
+        # for problems that lie in the compile item rather than in a file.
+        self.ref = ref
 
 
 class InputType(Protocol):
-    """Compiles one resolved input path of a compile item into ``out_dir``."""
+    """Compiles one resolved input path of a compile item into ``out_dir``.
+
+    An input type that records everything it reads in ``env.deps`` sets
+    ``tracks_deps = True``; targets using any other input type are never
+    taken from the incremental cache.
+    """
+
+    tracks_deps: bool
+    # True: writes through ``env.staged`` only. Otherwise the target's output
+    # so far is put on disk in ``out_dir``'s tree first and read back after.
+    in_memory: bool
 
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Write this input's files below ``out_dir``; raise :class:`InputError` on bad input."""

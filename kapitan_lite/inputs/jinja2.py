@@ -16,10 +16,12 @@ from typing import Any
 
 import jinja2
 
+from ..compile.deps import Deps
 from ..errors import UserError
 from ..refs.store import RefError
 from .base import InputError, TargetEnv
 from .jinja2_filters import kapitan_filters, load_filter_file
+from .objects import line_of
 
 DEFAULT_FILTERS_FILE = os.path.join("lib", "jinja2_filters.py")
 
@@ -55,20 +57,27 @@ def _template_location(exc: BaseException, default: str) -> tuple[str, int]:
     return path, line
 
 
-def _line_of(path: str, needle: str) -> int:
-    """First line of ``path`` holding ``needle``, or 0."""
-    try:
-        with open(path, encoding="utf-8") as fp:
-            for number, line in enumerate(fp, 1):
-                if needle and needle in line:
-                    return number
-    except (OSError, UnicodeDecodeError):
-        pass
-    return 0
+class _TrackingEnvironment(jinja2.Environment):
+    """An Environment that tells ``recorder`` every template file a render loads.
+
+    Includes and imports load through here at render time too, cached or
+    not, so a target depends on exactly the templates it used.
+    """
+
+    recorder: Deps | None = None
+
+    def _load_template(self, name: Any, globals: Any) -> jinja2.Template:
+        template = super()._load_template(name, globals)
+        if self.recorder is not None and template.filename:
+            self.recorder.file(template.filename)
+        return template
 
 
 class Jinja2Input:
     """Renders templates; Environments are cached per template directory."""
+
+    tracks_deps = True
+    in_memory = True
 
     def __init__(self) -> None:
         self._envs: dict[tuple[str, tuple[str, ...]], jinja2.Environment] = {}
@@ -90,12 +99,20 @@ class Jinja2Input:
             self._custom_filters[path] = custom
         return self._custom_filters[path]
 
-    def environment(self, template_dir: str, env: TargetEnv) -> jinja2.Environment:
+    def environment(self, template_dir: str, env: TargetEnv) -> _TrackingEnvironment:
         """The shared Environment for templates in ``template_dir``."""
         key = (template_dir, tuple(env.search_paths))
         jenv = self._envs.get(key)
         if jenv is None:
-            jenv = jinja2.Environment(
+            bcc = None
+            if env.bytecode_dir:
+                os.makedirs(env.bytecode_dir, exist_ok=True)
+                # Each template is compiled once and shared with the other
+                # workers (and, when the cache is on, later runs). Entries are
+                # checked against the template's source.
+                bcc = jinja2.FileSystemBytecodeCache(env.bytecode_dir)
+            jenv = _TrackingEnvironment(
+                bytecode_cache=bcc,
                 undefined=jinja2.StrictUndefined,
                 loader=jinja2.FileSystemLoader([template_dir or "./", *env.search_paths]),
                 trim_blocks=True,
@@ -119,12 +136,15 @@ class Jinja2Input:
             "input_params": input_params,
         }
         context.update(env.inventory["parameters"]["kapitan"]["vars"])
+        env.deps.file(env.jinja2_filters_path)  # every filter may shape the output
         for name, path in template_files(input_path):
             if item.get("suffix_remove"):
                 name = strip_suffix(name, item.get("suffix_stripped") or "")
             directory, filename = os.path.split(path)
+            jenv = self.environment(directory, env)
+            jenv.recorder = env.deps
             try:
-                template = self.environment(directory, env).get_template(filename)
+                template = jenv.get_template(filename)
                 text = template.render(context)
             except (InputError, UserError):
                 raise
@@ -133,12 +153,12 @@ class Jinja2Input:
                 message = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
                 kind = type(exc).__name__
                 raise InputError(f"{kind}: {message}", where, line) from exc
+            finally:
+                jenv.recorder = None
             try:
-                text = env.tags.compile_text(text)
+                text = env.tags.compile_text(text, env.deps)
             except RefError as exc:
-                raise InputError(str(exc), path, _line_of(path, exc.tag), tag=exc.tag) from exc
-            dest = os.path.join(out_dir, name)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            with open(dest, "w", encoding="utf-8") as fp:
-                fp.write(text)
-            os.chmod(dest, stat.S_IMODE(os.stat(path).st_mode))
+                raise InputError(str(exc), path, line_of(path, exc.tag), tag=exc.tag) from exc
+            assert env.staged is not None
+            env.staged.write(os.path.join(out_dir, name), text.encode("utf-8"),
+                             stat.S_IMODE(os.stat(path).st_mode))

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ..errors import Problem, UserError
-from .config import absolute_uri, load_reclass_config
+from .config import CONFIG_FILE, absolute_uri, load_reclass_config
 from .engine import Engine, EngineError, make_engine
 from .kapitan_model import normalise_kapitan
 from .locate import Locator
@@ -37,6 +37,7 @@ class Inventory:
         self._engine: Engine | None = None
         self._resolved: dict[str, Target] = {}
         self._explicit: dict[str, list[frozenset[str]]] = {}
+        self._queries: dict[str, bool] = {}  # file -> uses inventory queries
 
     @property
     def engine(self) -> Engine:
@@ -96,6 +97,35 @@ class Inventory:
     def resolve_all(self) -> dict[str, Target]:
         """Every target, resolved."""
         return self.resolve(self.names())
+
+    def dependencies(self, name: str) -> set[tuple[str, str]]:
+        """The files a resolved target's parameters came from, as ``deps`` kinds.
+
+        The target file, ``reclass-config.yml``, and every file a class it
+        uses could live in (so a class that appears later counts too). A class
+        name with a reference in it depends on every file it could match; a
+        class using inventory queries (``$[ ]``) depends on the whole inventory.
+        """
+        target = self._resolved[name]
+        deps: set[tuple[str, str]] = {
+            ("file", os.path.normpath(os.path.join(self.path, CONFIG_FILE))),
+            ("file", os.path.normpath(self.targets[name].path)),
+        }
+        for cls in target["classes"]:
+            parts = [re.sub(r"\$\{[^}]*\}", "*", p) for p in cls.split(".")]
+            kind = "glob" if "${" in cls else "file"
+            base = os.path.join(self.classes_dir, *parts)
+            for cand in (base + ".yml", base + ".yaml", os.path.join(base, "init.yml"),
+                         os.path.join(base, "init.yaml")):
+                deps.add((kind, os.path.normpath(cand)))
+        for kind, path in list(deps):
+            if kind != "file":
+                continue
+            if path not in self._queries:
+                self._queries[path] = _has_query(path)
+            if self._queries[path]:
+                return {("tree", os.path.normpath(self.path))}
+        return deps
 
     def explicit_keys(self, name: str) -> list[frozenset[str]]:
         """For each compile item of a resolved target, the keys the inventory set itself."""
@@ -160,3 +190,12 @@ class Inventory:
                         break
             problems.append(Problem(path, line, name, msg))
         return target, problems
+
+
+def _has_query(path: str) -> bool:
+    """Whether an inventory file uses inventory queries (``$[ ... ]``)."""
+    try:
+        with open(path, encoding="utf-8") as fp:
+            return "$[" in fp.read()
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -53,6 +53,35 @@ _DEPENDENCY_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+_VAULT_COMMON: dict[str, Any] = {
+    "addr": None, "skip_verify": True, "client_key": None, "client_cert": None, "cacert": None,
+    "capath": None, "namespace": None, "engine": None, "auth": None, "crypto_key": None,
+    "always_latest": False, "mount": None, "key": None,
+}
+# Each backend's fields with their defaults, as Kapitan's references model dumps
+# them (the VAULT_* environment variables Kapitan's model also reads are not).
+_SECRETS_FIELDS: dict[str, dict[str, Any]] = {
+    "gpg": {"recipients": []},
+    "awskms": {},
+    "vaultkv": {**_VAULT_COMMON, "engine": "kv-v2", "mount": "secret"},
+    "gkms": {},
+    "vaulttransit": {**_VAULT_COMMON, "engine": "transit", "mount": "transit"},
+    "azkms": {},
+}
+
+
+def _secrets(raw: Any) -> Any:
+    """``parameters.kapitan.secrets`` with every backend key, as Kapitan's model dumps it."""
+    if not isinstance(raw, dict):
+        return raw
+    out: dict[str, Any] = {}
+    for name, defaults in _SECRETS_FIELDS.items():
+        value = raw.get(name)
+        out[name] = {**defaults, **value} if isinstance(value, dict) else value
+    out.update({k: v for k, v in raw.items() if k not in out})
+    return out
+
+
 def item_defaults(input_type: str) -> dict[str, Any]:
     """All fields of a compile item of ``input_type`` with their defaults, in order."""
     fields = dict(_BASE)
@@ -129,7 +158,7 @@ def normalise_kapitan(params: dict[str, Any], target_dir: str) -> tuple[dict[str
     deps = raw.get("dependencies", [])
     kap["dependencies"] = _dependencies(deps, problems) if deps is not None else None
     kap["target_full_path"] = target_dir
-    kap["secrets"] = raw.get("secrets")
+    kap["secrets"] = _secrets(raw.get("secrets"))
     kap["validate"] = raw.get("validate") or []
     for key, value in raw.items():
         if key not in kap:

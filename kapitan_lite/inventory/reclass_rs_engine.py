@@ -13,6 +13,7 @@ class ReclassRsEngine:
     """reclass-rs; renders many targets in parallel threads."""
 
     name = "reclass-rs"
+    batch = True  # render_all is much faster than one render per target
 
     def __init__(self, inventory_path: str, config: dict[str, Any]):
         try:

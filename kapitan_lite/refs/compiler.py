@@ -22,8 +22,13 @@ class TagCompiler:
     def __init__(self, store: RefStore):
         self.store = store
 
-    def compile_tag(self, tag: Tag) -> str:
-        """The output text for one tag; raises :class:`RefError` naming the ref."""
+    def compile_tag(self, tag: Tag, deps: Any = None) -> str:
+        """The output text for one tag; raises :class:`RefError` naming the ref.
+
+        ``deps`` (a :class:`~kapitan_lite.compile.deps.Deps`) hears which ref file was read.
+        """
+        if deps is not None and tag.type in REF_TYPES and not tag.embedded:
+            deps.file(self.store.full_path(tag.file_path))
         try:
             return self._compile_tag(tag)
         except RefError as exc:
@@ -72,20 +77,20 @@ class TagCompiler:
             return base64.b64encode(str(value).encode()).decode()
         return str(value)
 
-    def compile_text(self, text: str) -> str:
+    def compile_text(self, text: str, deps: Any = None) -> str:
         """Replace every tag in ``text``; raises on the first bad one."""
         if "?{" not in text:
             return text
-        return TAG_RE.sub(lambda m: self.compile_tag(parse(m)), text)
+        return TAG_RE.sub(lambda m: self.compile_tag(parse(m), deps), text)
 
-    def compile_obj(self, obj: Any) -> Any:
+    def compile_obj(self, obj: Any, deps: Any = None) -> Any:
         """Replace tags in every string of a nested object (a new object)."""
         if isinstance(obj, dict):
-            return {k: self.compile_obj(v) for k, v in obj.items()}
+            return {k: self.compile_obj(v, deps) for k, v in obj.items()}
         if isinstance(obj, list):
-            return [self.compile_obj(v) for v in obj]
+            return [self.compile_obj(v, deps) for v in obj]
         if isinstance(obj, str):
-            return self.compile_text(obj)
+            return self.compile_text(obj, deps)
         return obj
 
 

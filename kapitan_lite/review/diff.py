@@ -10,10 +10,10 @@ Work grows with the change, not with the inventory:
 
 - no file of the project changed: nothing to compile, nothing differs;
 - only inventory files changed: a target whose resolved inventory is the
-  same on both sides, and whose templates do not read ``inventory_global``,
-  compiles to the same bytes on both sides. The head compiles every target
-  (which tells who reads ``inventory_global``); the base compiles only the
-  targets whose inventory differs, then those readers;
+  same on both sides, and whose templates read no changed target through
+  ``inventory_global``, compiles to the same bytes on both sides. The head
+  compiles every target (which tells who reads which targets); the base
+  compiles only the targets whose inventory differs, then those readers;
 - anything else changed (templates, refs, components, ...): both sides
   compile every target.
 
@@ -40,7 +40,7 @@ from .gitrev import (
     open_repository,
     scratch,
 )
-from .sides import SideFailed, SideProcess, target_dirs
+from .sides import SideFailed, SideProcess, aside, target_dirs
 
 WORKING_TREE = "working tree"
 
@@ -187,7 +187,7 @@ def _processes(sides: list[_Side], names: tuple[str, ...],
                 procs.append(None)  # none of the requested targets is on this side
                 continue
             output = os.path.join(tmp, f"{side.key}-out")
-            procs.append(SideProcess(replace(side.settings, output_path=output), side_names))
+            procs.append(SideProcess(aside(side.settings, output), side_names))
         yield procs
     finally:
         for proc in procs:
@@ -218,15 +218,19 @@ def _compile_both(sides: list[_Side], names: tuple[str, ...], tmp: str,
         for proc, todo in zip(procs, asked, strict=True):
             if proc and todo:
                 proc.start_compile(todo)
-        read_global: set[str] = set()
+        targets_read: dict[str, set[str]] = {}
         for side, proc, todo in zip(sides, procs, asked, strict=True):
             if proc and todo:
                 try:
-                    read_global |= proc.wait_compile()
+                    for name, read in proc.wait_compile().items():
+                        targets_read.setdefault(name, set()).update(read)
                 except SideFailed as exc:
                     raise _failed(side, exc) from None
-        maybe = differ | read_global  # the targets that can differ
-        late = sorted((read_global & set(base)) - set(asked[0])) if inventory_only else []
+        # A target whose own inventory is unchanged still differs when it read
+        # one that changed (or all of them) through inventory_global.
+        readers = {n for n, read in targets_read.items() if "*" in read or read & differ}
+        maybe = differ | readers  # the targets that can differ
+        late = sorted((readers & set(base)) - set(asked[0])) if inventory_only else []
         if procs[0] and late:
             procs[0].start_compile(late)
             try:

@@ -42,8 +42,15 @@ def compile_into(settings: Settings, names: list[str] | None, output_path: str) 
 
     Raises :class:`UserError` with every problem, as a compile does.
     """
-    compile_project(replace(settings, output_path=output_path), names or None)
+    compile_project(aside(settings, output_path), names or None)
     return os.path.join(output_path, "compiled")
+
+
+def aside(settings: Settings, output_path: str) -> Settings:
+    """Settings to compile into ``output_path``, without the incremental cache: a
+    review compares what the sources produce now, and trusts no earlier run.
+    """
+    return replace(settings, output_path=output_path, cache=False)
 
 
 def digest(target: dict[str, Any]) -> str:
@@ -94,7 +101,7 @@ def _work(settings: Settings, names: list[str] | None, conn: Connection) -> None
             if request is None:
                 break
             report = compile_project(settings, request, inventory=inventory)
-            conn.send(("compiled", report.read_global))
+            conn.send(("compiled", report.targets_read))
     except UserError as exc:
         conn.send(("problems", exc.problems))
     except EOFError:
@@ -153,11 +160,13 @@ class SideProcess:
         self._conn.send(names)
         self._busy = True
 
-    def wait_compile(self) -> set[str]:
-        """Wait for the compile asked for; the targets whose inputs read inventory_global."""
-        read_global = set(self._expect("compiled"))
+    def wait_compile(self) -> dict[str, set[str]]:
+        """Wait for the compile asked for; which compiled targets read which others
+        through ``inventory_global`` (``"*"``: all of them).
+        """
+        targets_read = self._expect("compiled")
         self._busy = False
-        return read_global
+        return targets_read
 
     def close(self) -> None:
         """Stop the child and wait for it.

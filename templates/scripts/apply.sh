@@ -17,7 +17,9 @@ apply() {
   kapitan refs --reveal -f "$1" | kubectl --context "${CONTEXT}" apply ${DRY_RUN} -f -
 }
 
-{% for item in inventory.parameters.kapitan.compile if item.output_path.startswith("manifests/") %}
+{% set applied = [] %}
+{% for item in inventory.parameters.kapitan.compile if item.output_path.startswith("manifests/") and item.output_path not in applied %}
+{% do applied.append(item.output_path) %}
 echo ">> {{ item.name }}"
 apply "${HERE}/{{ item.output_path }}"
 {% endfor %}

@@ -23,6 +23,8 @@ echo ">> webapp"
 apply "${HERE}/manifests/webapp"
 echo ">> postgres"
 apply "${HERE}/manifests/postgres"
+echo ">> netpol"
+apply "${HERE}/manifests/netpol"
 
 if [[ -z "${DRY_RUN}" ]]; then
   kubectl --context "${CONTEXT}" -n "${NAMESPACE}" rollout status statefulset/postgres --timeout=5m

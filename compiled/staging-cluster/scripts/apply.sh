@@ -23,6 +23,8 @@ echo ">> webapp"
 apply "${HERE}/manifests/webapp"
 echo ">> postgres"
 apply "${HERE}/manifests/postgres"
+echo ">> netpol"
+apply "${HERE}/manifests/netpol"
 echo ">> monitoring"
 apply "${HERE}/manifests/monitoring"
 

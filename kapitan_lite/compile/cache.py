@@ -1,0 +1,269 @@
+"""The incremental cache: skip targets whose inputs and output are unchanged.
+
+For every compiled target the cache keeps what it depended on (``deps.py``)
+and what it wrote. A target is skipped only when
+
+- the cache was written by this version with the same options,
+- every dependency hashes as it did (files by content and mode, trees by
+  names and content, globs by their matches, other targets read through
+  ``inventory_global`` by their own inventory inputs), and
+- its files in ``compiled/`` are exactly those it wrote (by size, mtime and
+  mode, or failing that by content), with nothing added.
+
+Anything unexpected (a missing, corrupt or foreign cache file, a dependency
+that changed while the run was reading it) makes the target compile again:
+the cache can cost a compile but never serve stale output. The cache file
+is written atomically, and its directory ignores itself in git.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from .deps import Deps, Hasher
+
+CACHE_NAME = ".kcompile-cache"
+STATE_FILE = "state.json"
+FORMAT = 1
+# A dependency modified after the run started may have changed while it was
+# being read: such a target is not cached. File times come from the kernel's
+# coarse clock, a few ms behind; on filesystems that keep whole seconds only,
+# allow two.
+MTIME_SLACK_NS = 50_000_000
+COARSE_MTIME_SLACK_NS = 2_000_000_000
+
+
+def _changed_during_run(mtime_ns: int, run_started_ns: int) -> bool:
+    coarse = mtime_ns % 1_000_000_000 == 0
+    return mtime_ns >= run_started_ns - (COARSE_MTIME_SLACK_NS if coarse else MTIME_SLACK_NS)
+
+
+@dataclass
+class Entry:
+    """What the cache knows of one target."""
+
+    key: str
+    inventory_key: str
+    target_dir: str
+    inventory_deps: list[list[str]]
+    input_deps: list[list[str]]
+    targets_read: list[str]
+    files: dict[str, list[Any]] = field(default_factory=dict)  # rel -> [sha256, mode, size, mtime_ns]
+    dirs: list[str] = field(default_factory=list)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class Cache:
+    """The cache of one output path, for one fingerprint (version and options)."""
+
+    def __init__(self, output_path: str, fingerprint: str, enabled: bool = True):
+        self.dir = os.path.join(output_path, CACHE_NAME)
+        self.fingerprint = fingerprint
+        self.enabled = enabled
+        self.entries: dict[str, Entry] = {}
+        self.hasher = Hasher()
+        self._inventory_keys: dict[str, str] = {}  # memo for this run
+        self._dirty = False
+        if enabled:
+            self._load()
+
+    # -- reading -------------------------------------------------------------
+    def _load(self) -> None:
+        try:
+            with open(os.path.join(self.dir, STATE_FILE), encoding="utf-8") as fp:
+                state = json.load(fp)
+            if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
+                return
+            self.entries = {name: Entry(**e) for name, e in state["targets"].items()}
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            self.entries = {}  # missing or corrupt: start empty, never trust it
+
+    def _hash_deps(self, h: Any, deps: list[list[str]]) -> None:
+        """Feed each dependency and its current hash into ``h`` (deps are stored sorted)."""
+        hasher = self.hasher
+        for kind, path in deps:
+            h.update(f"{kind}\0{path}\0{hasher(kind, path)}\n".encode())
+
+    def inventory_key(self, name: str) -> str | None:
+        """A target's inventory key from its recorded inventory inputs, as they are now."""
+        key = self._inventory_keys.get(name)
+        if key is None:
+            entry = self.entries.get(name)
+            if entry is None:
+                return None
+            h = hashlib.sha256(f"{name}\0".encode())
+            self._hash_deps(h, entry.inventory_deps)
+            key = self._inventory_keys[name] = h.hexdigest()
+        return key
+
+    def _key(self, name: str, target_dir: str, inventory_key: str,
+             input_deps: list[list[str]], targets_read: list[str],
+             all_names: list[str]) -> str | None:
+        read_keys = []
+        for other in sorted(targets_read):
+            if other == "*":
+                keys = [(n, self.inventory_key(n)) for n in all_names]
+                if any(k is None for _, k in keys):
+                    return None
+                read_keys.append(["*", keys])
+            else:
+                k = self.inventory_key(other) if other in all_names else "absent"
+                if k is None:
+                    return None
+                read_keys.append([other, k])
+        h = hashlib.sha256(_digest([self.fingerprint, name, target_dir, inventory_key,
+                                    read_keys]).encode())
+        self._hash_deps(h, input_deps)
+        return h.hexdigest()
+
+    def fresh(self, names: list[str], target_dirs: dict[str, str], all_names: list[str],
+              compiled_dir: str) -> set[str]:
+        """The targets among ``names`` that can be skipped."""
+        if not self.enabled or not self.entries:
+            return set()
+        on_disk = _scan(compiled_dir)
+        owned = _by_owner(on_disk, set(target_dirs.values()))
+        fresh = set()
+        for name in names:
+            entry = self.entries.get(name)
+            if entry is None or entry.target_dir != target_dirs[name]:
+                continue
+            inv_key = self.inventory_key(name)
+            if inv_key != entry.inventory_key:
+                continue
+            key = self._key(name, entry.target_dir, inv_key, entry.input_deps,
+                            entry.targets_read, all_names)
+            if key == entry.key and self._output_intact(
+                    entry, owned.get(entry.target_dir, {}), compiled_dir):
+                fresh.add(name)
+        return fresh
+
+    @staticmethod
+    def _output_intact(entry: Entry, mine: dict[str, tuple[int, int, int] | None],
+                       compiled_dir: str) -> bool:
+        """Whether the target's dir holds exactly what it wrote (``mine``: rel -> stat)."""
+        if "" not in mine and (entry.files or entry.dirs):
+            return False
+        if set(mine) - {""} != set(entry.files) | set(entry.dirs):
+            return False  # something missing, or something else there
+        for rel, (sha, mode, size, mtime) in entry.files.items():
+            st = mine[rel]
+            if st is None:
+                return False
+            if st != (size, mtime, mode):
+                full = os.path.join(compiled_dir, entry.target_dir, rel)
+                if st[2] != mode:
+                    return False
+                with open(full, "rb") as fp:
+                    if hashlib.sha256(fp.read()).hexdigest() != sha:
+                        return False
+        return all(mine[d] is None for d in entry.dirs)
+
+    # -- writing -------------------------------------------------------------
+    def record(self, name: str, target_dir: str, inventory_deps: set[tuple[str, str]],
+               deps: Deps, files: dict[str, str], dirs: set[str], compiled_dir: str,
+               all_names: list[str], run_started_ns: int) -> None:
+        """Remember a target just compiled (``files``: rel -> sha256 of what was written)."""
+        self._dirty = True
+        if not self.enabled or deps.volatile:
+            self.entries.pop(name, None)
+            return
+        inv = sorted([k, p] for k, p in inventory_deps)
+        inp = sorted([k, p] for k, p in deps.inputs)
+        for kind, path in [*inv, *inp]:
+            if _changed_during_run(self.hasher.mtime_ns(kind, path), run_started_ns):
+                self.entries.pop(name, None)  # may have changed while we read it
+                return
+        inv_entry = Entry(key="", inventory_key="", target_dir=target_dir, inventory_deps=inv,
+                          input_deps=inp, targets_read=sorted(deps.targets_read))
+        self.entries[name] = inv_entry
+        self._inventory_keys.pop(name, None)
+        inv_key = self.inventory_key(name)
+        key = self._key(name, target_dir, inv_key or "", inp, inv_entry.targets_read, all_names)
+        if inv_key is None or key is None:
+            self.entries.pop(name, None)
+            return
+        inv_entry.key, inv_entry.inventory_key = key, inv_key
+        base = os.path.join(compiled_dir, target_dir)
+        for rel, sha in files.items():
+            st = os.lstat(os.path.join(base, rel))
+            inv_entry.files[rel] = [sha, st.st_mode & 0o7777, st.st_size, st.st_mtime_ns]
+        inv_entry.dirs = sorted(dirs)
+
+    def forget(self, name: str) -> None:
+        """Drop a target (it failed, or no longer exists)."""
+        self._dirty |= self.entries.pop(name, None) is not None
+
+    def save(self, keep: set[str]) -> None:
+        """Write the cache atomically, keeping only the targets in ``keep``."""
+        if not self.enabled:
+            return
+        if not self._dirty and set(self.entries) <= keep:
+            return  # nothing new to remember
+        os.makedirs(self.dir, exist_ok=True)
+        ignore = os.path.join(self.dir, ".gitignore")
+        if not os.path.exists(ignore):
+            with open(ignore, "w") as fp:
+                fp.write("# kcompile's incremental cache: never commit it\n*\n")
+        state = {"format": FORMAT, "fingerprint": self.fingerprint,
+                 "targets": {n: vars(e) for n, e in sorted(self.entries.items()) if n in keep}}
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fp:
+                json.dump(state, fp, separators=(",", ":"))
+            os.replace(tmp, os.path.join(self.dir, STATE_FILE))
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+def _by_owner(on_disk: dict[str, tuple[int, int, int] | None],
+              target_dirs: set[str]) -> dict[str, dict[str, tuple[int, int, int] | None]]:
+    """Group paths by the target dir they belong to (the deepest one that holds them).
+
+    A target's own dir appears under the key ``""``; paths in no target's dir are left out.
+    """
+    owned: dict[str, dict[str, tuple[int, int, int] | None]] = {}
+    for path, st in on_disk.items():
+        parts = path.split("/")
+        for depth in range(len(parts), 0, -1):
+            owner = "/".join(parts[:depth])
+            if owner in target_dirs:
+                owned.setdefault(owner, {})["/".join(parts[depth:])] = st
+                break
+    return owned
+
+
+def _scan(compiled_dir: str) -> dict[str, tuple[int, int, int] | None]:
+    """Every path under ``compiled/``: files map to (size, mtime_ns, mode), dirs to None."""
+    out: dict[str, tuple[int, int, int] | None] = {}
+
+    def walk(path: str, rel: str) -> None:
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            return
+        for e in entries:
+            r = f"{rel}{e.name}"
+            if e.is_dir(follow_symlinks=False):
+                out[r] = None
+                walk(e.path, r + "/")
+            else:
+                st = e.stat(follow_symlinks=False)
+                out[r] = (st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+
+    walk(compiled_dir, "")
+    return out
+
+
+def fingerprint(version: str, options: dict[str, Any]) -> str:
+    """What makes two runs' outputs comparable: the tool version and the options."""
+    return _digest([version, options])

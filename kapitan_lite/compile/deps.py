@@ -1,0 +1,117 @@
+"""What a target's output depends on, recorded while it compiles.
+
+Every input a target reads is recorded as a dependency: the inventory files
+that made its parameters, the templates and files its inputs read, the ref
+files its tags used, and the other targets it read through
+``inventory_global``. The incremental cache (``cache.py``) hashes these to
+decide whether a target must be compiled again. An input type that cannot
+say what it read marks the target *volatile*: it is always compiled.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+# Dependency kinds: a file's bytes; a directory's whole tree (names and bytes);
+# whether a path exists; the matches of a glob pattern.
+FILE, TREE, EXISTS, GLOB = "file", "tree", "exists", "glob"
+
+
+@dataclass
+class Deps:
+    """The dependencies of one target, recorded as it compiles."""
+
+    inputs: set[tuple[str, str]] = field(default_factory=set)  # (kind, path)
+    targets_read: set[str] = field(default_factory=set)  # via inventory_global; "*" = all
+    volatile: str = ""  # why it can't be cached, if it can't
+
+    def file(self, path: str) -> None:
+        """Depend on a file's bytes (or on its absence)."""
+        self.inputs.add((FILE, os.path.normpath(path)))
+
+    def tree(self, path: str) -> None:
+        """Depend on everything below a directory."""
+        self.inputs.add((TREE, os.path.normpath(path)))
+
+    def exists(self, path: str) -> None:
+        """Depend on whether a path exists."""
+        self.inputs.add((EXISTS, os.path.normpath(path)))
+
+    def glob(self, pattern: str) -> None:
+        """Depend on which paths a glob pattern matches."""
+        self.inputs.add((GLOB, pattern))
+
+    def path(self, path: str) -> None:
+        """Depend on a file or a directory, whichever ``path`` is."""
+        if os.path.isdir(path):
+            self.tree(path)
+        else:
+            self.file(path)
+
+    def set_volatile(self, reason: str) -> None:
+        """Never cache this target's output."""
+        self.volatile = self.volatile or reason
+
+
+class Hasher:
+    """Content hashes of files, trees and globs, each computed once per run."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, str], str] = {}
+
+    def __call__(self, kind: str, path: str) -> str:
+        """The hash of one dependency as it is now."""
+        key = (kind, path)
+        value = self._memo.get(key)
+        if value is None:
+            value = self._compute(kind, path)
+            self._memo[key] = value
+        return value
+
+    def _compute(self, kind: str, path: str) -> str:
+        if kind == FILE:
+            try:
+                with open(path, "rb") as fp:
+                    digest = hashlib.sha256(fp.read()).hexdigest()
+                # The mode is part of it: jinja2 and copy keep source modes.
+                return f"{digest}:{os.stat(path).st_mode & 0o7777:o}"
+            except FileNotFoundError:
+                return "absent"
+            except IsADirectoryError:
+                return "dir:" + self(TREE, path)
+        if kind == EXISTS:
+            return "1" if os.path.lexists(path) else "0"
+        if kind == GLOB:
+            return hashlib.sha256("\0".join(sorted(glob.glob(path))).encode()).hexdigest()
+        if kind == TREE:
+            h = hashlib.sha256()
+            if not os.path.isdir(path):
+                return "absent"
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for f in sorted(files):
+                    full = os.path.join(root, f)
+                    h.update(f"{os.path.relpath(full, path)}\0{self(FILE, full)}\0".encode())
+                for d in dirs:
+                    h.update(f"{os.path.relpath(os.path.join(root, d), path)}/\0".encode())
+            return h.hexdigest()
+        raise ValueError(kind)
+
+    def mtime_ns(self, kind: str, path: str) -> int:
+        """The newest modification time among a dependency's files (0 if none)."""
+        if kind in (FILE, EXISTS):
+            try:
+                return os.lstat(path).st_mtime_ns
+            except OSError:
+                return 0
+        if kind == TREE:
+            newest = 0
+            for root, _dirs, files in os.walk(path):
+                newest = max(newest, os.lstat(root).st_mtime_ns)
+                for f in files:
+                    newest = max(newest, os.lstat(os.path.join(root, f)).st_mtime_ns)
+            return newest
+        return 0  # globs: the match list is hashed, not timed

@@ -1,0 +1,2 @@
+def policy_name(prefix, source):
+    return f"{prefix}-{source}"

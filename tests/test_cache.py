@@ -1,0 +1,247 @@
+"""The incremental cache: it skips unchanged targets and never serves stale output."""
+
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, content, kcompile, simple_project, write_tree
+
+GEN = REPO.parent / "shared" / "bench" / "gen_inventory.py"
+SKIP = {"compiled", ".kcompile-cache", ".kcompile-staging"}
+
+
+def backdate(root: Path, seconds: int = 100) -> None:
+    """Make every source file look old, as after a checkout a while ago.
+
+    Files changed within a couple of seconds of a run are never cached (they
+    may have changed while being read), so tests age them to exercise the
+    content hashes, the cache's real line of defence.
+    """
+    past = time.time() - seconds
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIP]
+        for name in filenames:
+            os.utime(os.path.join(dirpath, name), (past, past))
+
+
+def compiled_counts(run) -> tuple[int, int]:
+    m = re.search(r"(\d+) compiled, (\d+) unchanged \(cache\)", run.err)
+    assert m, run.err
+    return int(m.group(1)), int(m.group(2))
+
+
+def clean_compile(root: Path, tmp: Path) -> dict:
+    """What a from-scratch compile of the same sources gives."""
+    fresh = tmp / f"clean-{time.monotonic_ns()}"
+    shutil.copytree(root, fresh, ignore=shutil.ignore_patterns(*SKIP))
+    run = kcompile("--no-cache", cwd=fresh)
+    assert run.code == 0, run.err
+    return content(fresh / "compiled")
+
+
+@pytest.fixture
+def proj(tmp_path):
+    root = simple_project(tmp_path / "p", targets={"alpha": "1", "beta": "2", "gamma": "3"}, extra={
+        "inventory/classes/teams/web.yml": "parameters:\n  team: web\n",
+        "inventory/targets/gamma.yml": "classes: [common, teams.web]\nparameters:\n  replicas: 3\n",
+        "templates/app.yml": "name: {{ inventory.parameters.target_name }}\n"
+                             "replicas: {{ inventory.parameters.replicas }}\n"
+                             "{% include 'templates/footer.txt' %}\n",
+        "templates/footer.txt": "# footer\n",
+    })
+    backdate(root)
+    assert kcompile(cwd=root).code == 0
+    return root
+
+
+def test_unchanged_recompile_is_served_from_cache(proj):
+    run = kcompile(cwd=proj)
+    assert compiled_counts(run) == (0, 3)
+    assert "0 files written, 3 unchanged" in run.err
+
+
+def test_class_edit_recompiles_exactly_the_targets_that_use_it(proj, tmp_path):
+    write_tree(proj, {"inventory/classes/teams/web.yml": "parameters:\n  team: api\n  replicas: 7\n"})
+    backdate(proj)
+    run = kcompile(cwd=proj)
+    assert compiled_counts(run) == (1, 2)  # only gamma uses teams.web
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+
+
+def test_included_template_edit_invalidates(proj, tmp_path):
+    write_tree(proj, {"templates/footer.txt": "# new footer\n"})
+    backdate(proj)
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+
+
+def test_template_mode_change_invalidates(proj):
+    os.chmod(proj / "templates/app.yml", 0o755)
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+    assert os.stat(proj / "compiled/beta/manifests/app.yml").st_mode & 0o777 == 0o755
+
+
+def test_tampered_output_is_restored(proj, tmp_path):
+    (proj / "compiled/alpha/manifests/app.yml").write_text("hacked")
+    (proj / "compiled/beta/manifests/app.yml").unlink()
+    (proj / "compiled/gamma/stray.yml").write_text("x")
+    run = kcompile(cwd=proj)
+    assert compiled_counts(run) == (3, 0)
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+
+
+def test_corrupt_or_foreign_cache_is_ignored(proj, tmp_path):
+    state = proj / ".kcompile-cache/state.json"
+    state.write_text("{not json")
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+    data = json.loads(state.read_text())
+    data["targets"]["alpha"]["files"]["manifests/app.yml"][0] = "0" * 64
+    data["targets"]["alpha"]["files"]["manifests/app.yml"][3] = 1
+    state.write_text(json.dumps(data))
+    assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+
+
+def test_cache_ignores_itself_in_git(proj):
+    subprocess.run(["git", "init", "-q"], cwd=proj, check=True)
+    out = subprocess.run(["git", "status", "--porcelain", "--ignored=no"], cwd=proj,
+                         capture_output=True, text=True, check=True).stdout
+    assert ".kcompile-cache" not in out
+
+
+def test_no_cache_compiles_everything(proj):
+    assert compiled_counts(kcompile("--no-cache", cwd=proj)) == (3, 0)
+
+
+def test_options_change_invalidates(proj):
+    assert compiled_counts(kcompile("--backend", "reclass-rs", cwd=proj)) == (3, 0)
+
+
+def test_input_changed_during_the_run_is_not_cached(proj):
+    # A file whose mtime is after the run started may have changed while it
+    # was read: the output is written but not remembered.
+    write_tree(proj, {"templates/footer.txt": "# edited\n"})
+    future = time.time() + 3600
+    os.utime(proj / "templates/footer.txt", (future, future))
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+    backdate(proj)
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+
+
+def test_edit_then_compile_right_away_is_cached(proj):
+    write_tree(proj, {"templates/footer.txt": "# edited\n"})
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+
+
+def test_inventory_global_readers_follow_the_target_they_read(tmp_path):
+    root = simple_project(tmp_path / "p", extra={
+        "templates/app.yml": "peer: {{ inventory_global['beta'].parameters.replicas }}\n"})
+    backdate(root)
+    assert kcompile(cwd=root).code == 0
+    write_tree(root, {"inventory/targets/beta.yml": "classes: [common]\nparameters:\n  replicas: 9\n"})
+    backdate(root)
+    assert compiled_counts(kcompile(cwd=root)) == (2, 0)  # alpha reads beta
+    assert (root / "compiled/alpha/manifests/app.yml").read_text() == "peer: 9"
+
+
+def test_removed_target_is_forgotten_and_pruned(proj):
+    (proj / "inventory/targets/gamma.yml").unlink()
+    run = kcompile(cwd=proj)
+    assert compiled_counts(run) == (0, 2)
+    assert not (proj / "compiled/gamma").exists()
+
+
+def _random_edit(rng: random.Random, root: Path) -> str:
+    """One random change to a generated corpus; returns what it did."""
+    classes = sorted((root / "inventory/classes").rglob("*.yml"))
+    templates = sorted((root / "components").rglob("*.yml"))
+    refs = sorted(p for p in (root / "refs").rglob("*") if p.is_file())
+    targets = sorted((root / "inventory/targets").glob("*.yml"))
+    kind = rng.choice(["class", "class", "template", "ref", "add", "remove", "mode"])
+    if kind == "class":
+        path = rng.choice(classes)
+        text = path.read_text()
+        numbers = list(re.finditer(r": (\d+)$", text, re.M))
+        if numbers:
+            m = rng.choice(numbers)
+            text = text[:m.start(1)] + str(int(m.group(1)) + 1) + text[m.end(1):]
+        path.write_text(text)
+        return f"class {path.name}"
+    if kind == "template":
+        path = rng.choice(templates)
+        path.write_text(path.read_text() + f"# edit {rng.random()}\n")
+        return f"template {path.name}"
+    if kind == "ref" and refs:
+        path = rng.choice(refs)
+        path.write_text(path.read_text().replace("data: ", "data: QQ", 1))
+        return f"ref {path.name}"
+    if kind == "add":
+        src = rng.choice(targets)
+        dst = src.with_name(f"added-{rng.randrange(10**6)}.yml")
+        shutil.copy(src, dst)
+        src_refs = root / "refs/targets" / src.stem
+        if src_refs.is_dir():  # its secrets, as the generator writes them per target
+            shutil.copytree(src_refs, root / "refs/targets" / dst.stem)
+        return f"add {dst.name}"
+    if kind == "remove" and len(targets) > 3:
+        path = rng.choice(targets)
+        path.unlink()
+        return f"remove {path.name}"
+    path = rng.choice(templates)
+    os.chmod(path, 0o755 if os.stat(path).st_mode & 0o100 == 0 else 0o644)
+    return f"mode {path.name}"
+
+
+@pytest.mark.skipif(not GEN.is_file(), reason=f"corpus generator not found at {GEN}")
+def test_random_edits_match_clean_compiles(tmp_path):
+    root = tmp_path / "corpus"
+    subprocess.run([sys.executable, str(GEN), "--targets", "12", "--components", "6",
+                    "--seed", "7", "--out", str(root)], check=True, capture_output=True)
+    backdate(root)
+    assert kcompile(cwd=root).code == 0
+    rng = random.Random(1234)
+    served = 0
+    for step in range(12):
+        what = _random_edit(rng, root)
+        backdate(root)
+        run = kcompile(cwd=root)
+        assert run.code == 0, f"step {step} ({what}): {run.err}"
+        served += compiled_counts(run)[1]
+        assert content(root / "compiled") == clean_compile(root, tmp_path), f"step {step}: {what}"
+    assert served > 0  # the cache was really used, not bypassed
+
+
+def test_jsonnet_imports_and_file_reads_are_tracked(tmp_path):
+    pytest.importorskip("_jsonnet")
+    root = simple_project(tmp_path / "p", extra={
+        "inventory/classes/common.yml": "parameters:\n  target_name: ${_reclass_:name:short}\n"
+        "  kapitan:\n    vars:\n      target: ${target_name}\n    compile:\n"
+        "      - input_type: jsonnet\n        input_paths: [components/app.jsonnet]\n"
+        "        output_path: .\n",
+        "components/app.jsonnet": 'local lib = import "lib/util.libsonnet";\n'
+        'local kap = import "lib/kapitan.libjsonnet";\n'
+        '{ app: { n: lib.n, note: kap.file_read("components/note.txt") } }\n',
+        "lib/util.libsonnet": "{ n: 1 }\n",
+        "components/note.txt": "hello\n",
+    })
+    backdate(root)
+    assert kcompile(cwd=root).code == 0
+    assert compiled_counts(kcompile(cwd=root)) == (0, 2)
+    write_tree(root, {"lib/util.libsonnet": "{ n: 2 }\n"})
+    backdate(root)
+    assert compiled_counts(kcompile(cwd=root)) == (2, 0)
+    assert "n: 2" in (root / "compiled/alpha/app.yaml").read_text()
+    write_tree(root, {"components/note.txt": "bye\n"})
+    backdate(root)
+    assert compiled_counts(kcompile(cwd=root)) == (2, 0)
+    assert "bye" in (root / "compiled/alpha/app.yaml").read_text()
