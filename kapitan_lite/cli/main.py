@@ -11,6 +11,7 @@ from .. import __version__
 from .check_cmd import check_cmd
 from .compile_cmd import compile_cmd, compile_targets
 from .diff_cmd import diff_cmd
+from .explain_cmd import explain_cmd
 from .inventory_cmd import inventory_cmd
 from .options import COMMON, OUTPUT, SELECT, apply_options, run_action
 
@@ -30,6 +31,7 @@ def cli(ctx: click.Context, **opts: Any) -> None:
 
 cli.add_command(compile_cmd)
 cli.add_command(inventory_cmd)
+cli.add_command(explain_cmd)
 cli.add_command(check_cmd)
 cli.add_command(diff_cmd)
 
@@ -37,6 +39,8 @@ cli.add_command(diff_cmd)
 def _expand_multi_targets(argv: list[str], commands: set[str]) -> list[str]:
     """Accept Kapitan's ``-t a b c`` and ``-l k=v k2=v2`` as well as repeated flags."""
     out: list[str] = []
+    if next((a for a in argv if a in commands), None) == "explain":
+        return argv  # explain takes one target and a KEY argument
     i = 0
     while i < len(argv):
         arg = argv[i]
