@@ -398,7 +398,7 @@ def test_check_added_removed_and_stray(fleet):
     assert "  epsilon (new target): 3 files added; 2 objects added" in run.out
     assert "  stray (target removed): 1 file removed" in run.out
     write_tree(fleet, {"compiled/top.txt": "left over\n"})
-    assert "  files outside every target (target removed): 1 file removed" in \
+    assert "  files outside every target: 1 file removed" in \
         kcompile("check", cwd=fleet).out
 
 

@@ -41,11 +41,6 @@ class ObjectDiff:
     old_file: str = ""
     fields: list[FieldChange] = field(default_factory=list)
 
-    @property
-    def secret_only(self) -> bool:
-        """A change of secrets and nothing else."""
-        return bool(self.fields) and all(f.op == "secret" for f in self.fields)
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         out: dict[str, Any] = {"id": self.id.as_dict(), "label": self.id.label(),
@@ -107,11 +102,6 @@ class TargetDiff:
             out[f"objects_{o.status}"] += 1
             out["secrets_changed"] += sum(1 for fc in o.fields if fc.op == "secret")
         return out
-
-    @property
-    def only_reformatted(self) -> bool:
-        """Bytes differ, but no object or line does."""
-        return not self.objects and all(f.status == "reformatted" for f in self.files)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""

@@ -64,7 +64,9 @@ def _target_name(t: TargetDiff) -> str:
 
 
 def _target_heading(t: TargetDiff) -> str:
-    state = "" if t.status == "changed" else f" ({'new target' if t.status == 'added' else 'target removed'})"
+    state = ""
+    if t.status != "changed" and t.name != NO_TARGET:
+        state = " (new target)" if t.status == "added" else " (target removed)"
     return f"{_target_name(t)}{state}: {counts_phrase(t.counts())}"
 
 
@@ -275,12 +277,6 @@ def render_json(result: DiffResult) -> str:
     doc = {"base": result.base, "head": result.head, "mode": result.mode,
            **result.diff.as_dict()}
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-
-
-RENDERERS: dict[str, Callable[[DiffResult], str]] = {
-    "markdown": render_markdown,
-    "json": render_json,
-}
 
 
 # -- check --------------------------------------------------------------------
