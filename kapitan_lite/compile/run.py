@@ -17,6 +17,7 @@ from ..inputs.base import OutputOptions
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..project import Settings
+from ..refs.backends import Backends
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefStore
 from .cache import Cache, fingerprint
@@ -27,7 +28,7 @@ from .writer import Staging, apply
 log = logging.getLogger(__name__)
 
 # Settings that do not change what is written.
-_NOT_OUTPUT = {"root", "parallelism", "verbose", "debug", "cache"}
+_NOT_OUTPUT = {"root", "parallelism", "verbose", "debug", "cache", "identities"}
 
 
 @dataclass
@@ -100,9 +101,18 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     if on_start is not None:
         on_start(len(stale))
     if stale:
+        tags = TagCompiler(RefStore(settings.refs_path), Backends(settings.identities),
+                           reveal=settings.reveal, embed=settings.embed_refs)
         # Build the engine (it indexes the inventory) once, before forking.
         engine = inventory.engine
-        if getattr(engine, "batch", False) and len(stale) > 1:
+        if settings.reveal:
+            # Decrypt the refs the targets' inventories name once, here, before
+            # the workers fork and inherit the plaintexts (else each worker would
+            # decrypt them again). That needs the targets resolved here.
+            resolved, _ = inventory.resolve_partial(stale)
+            tags.prefetch((t["parameters"] for t in resolved.values()),
+                          threads=2 * settings.workers(len(stale)))
+        elif getattr(engine, "batch", False) and len(stale) > 1:
             # reclass-rs renders many targets fastest at once, in its own threads;
             # do it before forking so workers inherit the result.
             inventory.resolve_partial(stale)
@@ -116,7 +126,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 compiled_dir=settings.compiled_dir,
                 search_paths=[*settings.search_paths, staging.root],
                 jinja2_filters_path=settings.jinja2_filters,
-                tags=TagCompiler(RefStore(settings.refs_path)),
+                tags=tags,
                 all_target_dirs=all_dirs,
                 bytecode_dir=os.path.join(store.dir if store.enabled else staging.root,
                                           f"jinja2-{_source_digest()[:16]}"),

@@ -21,11 +21,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..refs.backends import SUBSTITUTED
 from ..refs.reveal import reveal_plaintext
 from ..refs.store import RefError, RefStore
 
 MIN_LENGTH = 6
-NOT_SECRET = frozenset({"plain"})
 
 
 @dataclass(frozen=True, order=True)
@@ -60,7 +60,7 @@ def secret_needles(refs_dir: str) -> dict[bytes, str]:
                 ref = store.get(rel)
             except RefError:
                 continue  # not a ref file (a README, a key): nothing to reveal
-            if ref is None or ref.type in NOT_SECRET:
+            if ref is None or ref.type in SUBSTITUTED:
                 continue
             plaintext = reveal_plaintext(ref)
             if plaintext is None:
