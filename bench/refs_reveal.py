@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-KAPITAN = Path(os.environ.get("KAPITAN_VENV", "/work/kvenv")) / "bin" / "kapitan"
+KAPITAN = Path(os.environ.get("KAPITAN_VENV", Path(__file__).resolve().parent.parent / ".kapitan-venv")) / "bin" / "kapitan"
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:

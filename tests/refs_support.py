@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import KAPITAN
 
-KAPITAN = Path(os.environ.get("KAPITAN_VENV", "/work/kvenv")) / "bin" / "kapitan"
 needs_kapitan = pytest.mark.skipif(not KAPITAN.exists(), reason="kapitan 0.36.3 not installed")
 needs_gpg = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg not installed")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, content, kcompile
+from conftest import KAPITAN, REPO, content, kcompile
 
 FLEET = ("inventory", "templates", "components", "refs")
 
@@ -70,7 +70,7 @@ def test_quick_start_reveal_with_the_demo_identity(tmp_path):
 
 def test_fleet_matches_real_kapitan(tmp_path):
     """The committed compiled/ is also what kapitan 0.36.3 writes (kadet and jsonnet included)."""
-    kapitan = Path(os.environ.get("KAPITAN_VENV", "/work/kvenv")) / "bin" / "kapitan"
+    kapitan = KAPITAN
     if not kapitan.is_file():
         pytest.skip(f"no kapitan at {kapitan} (set KAPITAN_VENV)")
     root = _copy_fleet(tmp_path / "fleet")

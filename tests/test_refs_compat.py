@@ -3,7 +3,7 @@
 tests/refs_compat/ holds refs of every type written by real Kapitan, the
 output Kapitan compiled from them (tags only, and revealed), and the
 plaintexts; tests/refs_compat/regen.py regenerates it all. The reverse
-direction runs kapitan itself, when it is installed (/work/kvenv).
+direction runs kapitan itself, when it is installed (tests/conftest.py: KAPITAN).
 """
 
 import json

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate the Kapitan-written ref fixtures under tests/refs_compat/ with real Kapitan.
 
-What it writes, all with kapitan 0.36.3 (``$KAPITAN_VENV``, default /work/kvenv):
+What it writes, all with kapitan 0.36.3 (``$KAPITAN_VENV``, default ``.kapitan-venv`` at the repository root):
 
 - ``gpg-test-key.asc``: a throwaway gpg key (no passphrase, TEST ONLY), made
   once with gpg and then reused, so the committed gpg refs stay decryptable;
@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE / "project"
-KAPITAN_VENV = Path(os.environ.get("KAPITAN_VENV", "/work/kvenv"))
+KAPITAN_VENV = Path(os.environ.get("KAPITAN_VENV", Path(__file__).resolve().parents[2] / ".kapitan-venv"))
 KAPITAN = KAPITAN_VENV / "bin" / "kapitan"
 KPYTHON = KAPITAN_VENV / "bin" / "python"
 KEY_FILE = HERE / "gpg-test-key.asc"
