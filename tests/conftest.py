@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from refs_support import age_keys, gpg_keys, local_kms  # noqa: F401 (fixtures for the refs tests)
 
 REPO = Path(__file__).resolve().parent.parent
 # kapitan 0.36.3 in a side venv (never a dependency): .ci/run installs it there;
 # tests that compare with real Kapitan skip when it is absent.
 KAPITAN = Path(os.environ.get("KAPITAN_VENV", REPO / ".kapitan-venv")) / "bin" / "kapitan"
+# After KAPITAN: refs_support reads it from here.
+from refs_support import age_keys, gpg_keys, local_kms  # noqa: E402, F401 (fixtures for the refs tests)
+
 # The shared kit (conformance corpus, bench generator) lies beside the checkout
 # (CI) or beside the worktrees' parent (a worktree under <root>/wt/).
 SHARED = next((p / "shared" for p in (REPO.parent, REPO.parent.parent)
