@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -20,6 +21,31 @@ def _pattern_get(data: Any, pattern: str) -> Any:
             raise UserError.of(f"--pattern {pattern}: no key {key!r}")
         value = value[key]
     return value
+
+
+def _stream_json(inv: Inventory) -> None:
+    """Print ``{target: ...}`` for every target as ``json.dumps(indent=2, sort_keys=True)``
+    would, one target at a time, so memory holds one target, not the fleet.
+
+    Problems are collected and raised at the end, all of them.
+    """
+    out = click.get_text_stream("stdout")
+    encoder = IndentedJSON(2)
+    problems = []
+    first = True
+    for name in sorted(inv.names()):
+        resolved, errs = inv.resolve_partial([name])
+        inv.forget(name)
+        problems.extend(errs)
+        if errs or problems:
+            continue  # keep looking for problems; print nothing more
+        out.write(("{\n  " if first else ",\n  ") + json.dumps(name) + ": ")
+        first = False
+        for chunk in encoder.chunks(resolved[name], 1):
+            out.write(chunk)
+    if problems:
+        raise UserError(problems)
+    out.write("{}\n" if first else "\n}\n")
 
 
 @click.command("inventory")
@@ -44,6 +70,9 @@ def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, f
         else:
             if pattern:
                 raise UserError.of("--pattern needs -t TARGET")
+            if fmt == "json":
+                _stream_json(inv)
+                return 0
             data = inv.resolve_all()
         if fmt == "json":
             # json.dumps(data, indent=2, sort_keys=True), streamed and faster

@@ -98,6 +98,10 @@ class Inventory:
                     self._resolved[name] = target
         return {n: self._resolved[n] for n in names if n in self._resolved}, problems
 
+    def forget(self, name: str) -> None:
+        """Drop a resolved target from memory (it is resolved again if asked for)."""
+        self._resolved.pop(name, None)
+
     def resolve_all(self) -> dict[str, Target]:
         """Every target, resolved."""
         return self.resolve(self.names())
