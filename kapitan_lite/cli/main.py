@@ -8,7 +8,9 @@ from typing import Any
 import click
 
 from .. import __version__
+from .check_cmd import check_cmd
 from .compile_cmd import compile_cmd, compile_targets
+from .diff_cmd import diff_cmd
 from .explain_cmd import explain_cmd
 from .inventory_cmd import inventory_cmd
 from .options import COMMON, OUTPUT, REVEAL, SELECT, apply_options, run_action
@@ -33,6 +35,8 @@ cli.add_command(compile_cmd)
 cli.add_command(inventory_cmd)
 cli.add_command(refs_cmd)
 cli.add_command(explain_cmd)
+cli.add_command(check_cmd)
+cli.add_command(diff_cmd)
 
 
 def _expand_multi_targets(argv: list[str], commands: set[str]) -> list[str]:

@@ -43,6 +43,8 @@ class CompileReport:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds (summed)
+    # Compiled targets that read others through inventory_global: the names, "*" for all.
+    targets_read: dict[str, set[str]] = field(default_factory=dict)
 
 
 @cache
@@ -68,15 +70,19 @@ def run_fingerprint(settings: Settings) -> str:
 def compile_project(settings: Settings, names: list[str] | None = None,
                     labels: dict[str, str] | None = None,
                     on_result: Callable[[TargetResult], None] | None = None,
-                    on_start: Callable[[int], None] | None = None) -> CompileReport:
+                    on_start: Callable[[int], None] | None = None,
+                    inventory: Inventory | None = None) -> CompileReport:
     """Compile the selected targets into ``compiled/``; raise :class:`UserError` on bad input.
 
     Nothing in ``compiled/`` changes unless every selected target compiles.
     Targets whose inputs and output the cache vouches for are not compiled.
+    ``inventory`` reuses targets resolved already (``kcompile diff`` does).
     """
     start = time.monotonic()
     started_ns = time.time_ns()
-    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    if inventory is None:
+        inventory = Inventory(settings.inventory_path, settings.backend,
+                              settings.compose_target_name)
     selected = inventory.select(names, labels)
     target_dirs = {n: tf.output_dir for n, tf in inventory.targets.items()}
     all_dirs = set(target_dirs.values())
@@ -145,6 +151,8 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     for r in results:
         report.compiled.append(r.name)
         report.warnings.extend(r.warnings)
+        if r.deps.targets_read:
+            report.targets_read[r.name] = set(r.deps.targets_read)
         for stage, seconds in r.timings.items():
             report.timings[stage] = report.timings.get(stage, 0.0) + seconds
         m = r.manifest

@@ -248,3 +248,22 @@ class Revealer:
             if parts[kind]:
                 return [("".join(parts[kind]), kind)]
         return []
+
+
+# Types that reveal without any key: their plaintext can always be looked for.
+KEY_FREE = frozenset({"plain", "base64"})
+
+
+def reveal_plaintext(ref: RefFile) -> str | None:
+    """The plaintext of ``ref`` when it reveals without a key, else ``None``.
+
+    Used by ``kcompile check``'s leak guard, which must run anywhere (a
+    pre-commit hook, CI without keys) and fast: the encrypted types would
+    need keys, and a decryption (or a KMS call) per ref on every check.
+    """
+    if ref.type not in KEY_FREE:
+        return None
+    try:
+        return Backends().get(ref.type).reveal(ref)
+    except RefError:
+        return None
