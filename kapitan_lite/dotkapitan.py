@@ -84,12 +84,13 @@ OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "yaml-dump-null-as-empty": ("yaml_dump_null_as_empty", _bool),
     "ignore-version-check": ("ignore_version_check", _bool),
     "reveal": ("reveal", _bool),
+    "embed-refs": ("embed_refs", _bool),
     "targets": ("targets", _list),
     "labels": ("labels", _list),
 }
 # Kapitan options that change the output in ways kcompile does not support yet:
 # refused when turned on, rather than silently compiling something else.
-UNSUPPORTED = {"embed-refs": "embedding refs in the output"}
+UNSUPPORTED: dict[str, str] = {}
 # Kapitan reads some options from their own section rather than the command's.
 SECTIONS = {"inventory-backend": "inventory_backend", "compose-target-name": "global"}
 

@@ -43,6 +43,8 @@ class Settings:
     parallelism: int = 0
     compose_target_name: bool = False
     reveal: bool = False
+    embed_refs: bool = False
+    identities: tuple[str, ...] = ()  # age identity files (--identity)
     cache: bool = True
     verbose: bool = False
     debug: bool = False

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from refs_support import KAPITAN, age_keys, gpg_keys, local_kms  # noqa: F401 (fixtures; KAPITAN for tests)
 
 REPO = Path(__file__).resolve().parent.parent
+# The shared kit (conformance corpus, bench generator) lies beside the checkout
+# (CI) or beside the worktrees' parent (a worktree under <root>/wt/).
+SHARED = next((p / "shared" for p in (REPO.parent, REPO.parent.parent)
+               if (p / "shared").is_dir()), REPO.parent / "shared")
 
 
 @dataclass
@@ -28,11 +33,12 @@ class Run:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
-def kcompile(*args: str, cwd: Path | str, env: dict | None = None, timeout: int = 120) -> Run:
+def kcompile(*args: str, cwd: Path | str, env: dict | None = None, timeout: int = 120,
+             stdin: str | None = None) -> Run:
     """Run the real CLI (``python -m kapitan_lite``) in ``cwd``."""
     proc = subprocess.run(
         [sys.executable, "-m", "kapitan_lite", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, input=stdin,
         env={**os.environ, **(env or {})},
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)

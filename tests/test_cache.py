@@ -219,3 +219,29 @@ def test_random_edits_match_clean_compiles(tmp_path):
         served += compiled_counts(run)[1]
         assert content(root / "compiled") == clean_compile(root, tmp_path), f"step {step}: {what}"
     assert served > 0  # the cache was really used, not bypassed
+
+
+def test_jsonnet_imports_and_file_reads_are_tracked(tmp_path):
+    pytest.importorskip("_jsonnet")
+    root = simple_project(tmp_path / "p", extra={
+        "inventory/classes/common.yml": "parameters:\n  target_name: ${_reclass_:name:short}\n"
+        "  kapitan:\n    vars:\n      target: ${target_name}\n    compile:\n"
+        "      - input_type: jsonnet\n        input_paths: [components/app.jsonnet]\n"
+        "        output_path: .\n",
+        "components/app.jsonnet": 'local lib = import "lib/util.libsonnet";\n'
+        'local kap = import "lib/kapitan.libjsonnet";\n'
+        '{ app: { n: lib.n, note: kap.file_read("components/note.txt") } }\n',
+        "lib/util.libsonnet": "{ n: 1 }\n",
+        "components/note.txt": "hello\n",
+    })
+    backdate(root)
+    assert kcompile(cwd=root).code == 0
+    assert compiled_counts(kcompile(cwd=root)) == (0, 2)
+    write_tree(root, {"lib/util.libsonnet": "{ n: 2 }\n"})
+    backdate(root)
+    assert compiled_counts(kcompile(cwd=root)) == (2, 0)
+    assert "n: 2" in (root / "compiled/alpha/app.yaml").read_text()
+    write_tree(root, {"components/note.txt": "bye\n"})
+    backdate(root)
+    assert compiled_counts(kcompile(cwd=root)) == (2, 0)
+    assert "bye" in (root / "compiled/alpha/app.yaml").read_text()

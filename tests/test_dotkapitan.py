@@ -95,10 +95,8 @@ def test_version_matches(pin, ok):
     assert version_matches(pin) is ok
 
 
-def test_unsupported_option_is_refused(opts_project):
+def test_embed_refs_is_read(opts_project):
+    # Kapitan's embed-refs applies (the refs tests check the embedded form itself)
     (opts_project / ".kapitan").write_text("compile:\n  search-paths: [., vendor]\n"
                                            "  embed-refs: true\n")
-    run = kcompile(cwd=opts_project)
-    assert run.code == 2
-    assert run.err_lines[0] == ".kapitan:3: compile.embed-refs: embedding refs in the output " \
-                               "is not supported yet"
+    assert kcompile(cwd=opts_project).code == 0

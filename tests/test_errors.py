@@ -74,7 +74,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("backend", ["reclass", "reclass-rs"])
+@pytest.mark.parametrize("backend", ["kapitan-lite", "reclass", "reclass-rs"])
 def test_error_is_located_and_compiled_untouched(tmp_path, case, backend):
     files, expected = CASES[case]
     if backend == "reclass-rs" and case == "undefined reference":

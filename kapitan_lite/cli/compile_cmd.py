@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from typing import Any
 
@@ -11,6 +13,7 @@ from ..errors import UserError
 from .options import (
     COMMON,
     OUTPUT,
+    REVEAL,
     SELECT,
     apply_options,
     merge_opts,
@@ -56,6 +59,10 @@ def compile_targets(opts: dict[str, Any]) -> int:
     labels = parse_labels(tuple(opts.get("labels") or ()))
     if names and labels:
         raise UserError.of("use either -t or -l, not both")
+    if settings.reveal and _tracked_by_git(settings.compiled_dir):
+        click.echo(f"warning: --reveal writes plaintext secrets into "
+                   f"{os.path.normpath(settings.compiled_dir)}/, "
+                   "which git tracks: do not commit it", err=True)
     progress = _Progress(settings.verbose)
     try:
         report = compile_project(settings, names or None, labels or None,
@@ -73,10 +80,21 @@ def compile_targets(opts: dict[str, Any]) -> int:
     return 0
 
 
+def _tracked_by_git(path: str) -> bool:
+    """Whether git tracks any file under ``path`` (False outside a repository)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--", path], capture_output=True, text=True,
+                             timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and bool(out.stdout.strip())
+
+
 @click.command("compile")
 @apply_options(COMMON)
 @apply_options(SELECT)
 @apply_options(OUTPUT)
+@apply_options(REVEAL)
 @click.pass_context
 def compile_cmd(ctx: click.Context, **local: Any) -> None:
     """Compile all targets, or those selected with -t or -l."""

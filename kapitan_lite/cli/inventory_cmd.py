@@ -9,6 +9,7 @@ import click
 
 from ..errors import UserError
 from ..inventory import Inventory
+from ..json_indent import IndentedJSON
 from ..outputs import dump_inventory_yaml
 from .options import COMMON, apply_options, merge_opts, run_action, settings_from
 
@@ -20,6 +21,31 @@ def _pattern_get(data: Any, pattern: str) -> Any:
             raise UserError.of(f"--pattern {pattern}: no key {key!r}")
         value = value[key]
     return value
+
+
+def _stream_json(inv: Inventory) -> None:
+    """Print ``{target: ...}`` for every target as ``json.dumps(indent=2, sort_keys=True)``
+    would, one target at a time, so memory holds one target, not the fleet.
+
+    Problems are collected and raised at the end, all of them.
+    """
+    out = click.get_text_stream("stdout")
+    encoder = IndentedJSON(2)
+    problems = []
+    first = True
+    for name in sorted(inv.names()):
+        resolved, errs = inv.resolve_partial([name])
+        inv.forget(name)
+        problems.extend(errs)
+        if errs or problems:
+            continue  # keep looking for problems; print nothing more
+        out.write(("{\n  " if first else ",\n  ") + json.dumps(name) + ": ")
+        first = False
+        for chunk in encoder.chunks(resolved[name], 1):
+            out.write(chunk)
+    if problems:
+        raise UserError(problems)
+    out.write("{}\n" if first else "\n}\n")
 
 
 @click.command("inventory")
@@ -44,9 +70,16 @@ def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, f
         else:
             if pattern:
                 raise UserError.of("--pattern needs -t TARGET")
+            if fmt == "json":
+                _stream_json(inv)
+                return 0
             data = inv.resolve_all()
         if fmt == "json":
-            click.echo(json.dumps(data, indent=2, sort_keys=True))
+            # json.dumps(data, indent=2, sort_keys=True), streamed and faster
+            out = click.get_text_stream("stdout")
+            for chunk in IndentedJSON(2).chunks(data):
+                out.write(chunk)
+            out.write("\n")
         else:
             click.echo(dump_inventory_yaml(data), nl=False)
         return 0

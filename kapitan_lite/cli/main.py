@@ -8,15 +8,20 @@ from typing import Any
 import click
 
 from .. import __version__
+from .check_cmd import check_cmd
 from .compile_cmd import compile_cmd, compile_targets
+from .diff_cmd import diff_cmd
+from .explain_cmd import explain_cmd
 from .inventory_cmd import inventory_cmd
-from .options import COMMON, OUTPUT, SELECT, apply_options, run_action
+from .options import COMMON, OUTPUT, REVEAL, SELECT, apply_options, run_action
+from .refs_cmd import refs_cmd
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @apply_options(COMMON)
 @apply_options(SELECT)
 @apply_options(OUTPUT)
+@apply_options(REVEAL)
 @click.version_option(__version__, prog_name="kcompile")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:
@@ -28,11 +33,17 @@ def cli(ctx: click.Context, **opts: Any) -> None:
 
 cli.add_command(compile_cmd)
 cli.add_command(inventory_cmd)
+cli.add_command(refs_cmd)
+cli.add_command(explain_cmd)
+cli.add_command(check_cmd)
+cli.add_command(diff_cmd)
 
 
 def _expand_multi_targets(argv: list[str], commands: set[str]) -> list[str]:
     """Accept Kapitan's ``-t a b c`` and ``-l k=v k2=v2`` as well as repeated flags."""
     out: list[str] = []
+    if next((a for a in argv if a in commands), None) in ("explain", "refs"):
+        return argv  # these take one target, then other arguments (a KEY, TYPE:PATH)
     i = 0
     while i < len(argv):
         arg = argv[i]

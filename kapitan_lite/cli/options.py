@@ -41,6 +41,16 @@ COMMON = [
     click.option("-v", "--verbose", is_flag=True, default=None, help="Say more."),
     click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
 ]
+# Refs options of compile (on the group too, so `kcompile --reveal` works).
+REVEAL = [
+    click.option("--reveal/--no-reveal", "reveal", default=None,
+                 help="Write revealed secrets into compiled/ (never the default)."),
+    click.option("--embed-refs", is_flag=True, default=None,
+                 help="Write ?{type:<base64>:embedded} tags that carry the ref itself."),
+    click.option("--identity", "identities", multiple=True,
+                 help="age identity file for revealing age refs; repeatable "
+                      "[KCOMPILE_AGE_IDENTITY_FILE]."),
+]
 # How compile writes generated objects (kadet, jsonnet, helm).
 OUTPUT = [
     click.option("-i", "--indent", type=click.IntRange(min=1), default=None,
@@ -86,6 +96,8 @@ def settings_from(opts: dict[str, Any], command: str = "compile") -> Settings:
     Options not given on the command line come from ``.kapitan`` (the
     ``command`` section, then ``global``), then from the built-in defaults.
     """
+    # Files named on the command line are relative to where it was typed.
+    identities = tuple(os.path.abspath(p) for p in opts.get("identities") or ())
     root = find_root(os.getcwd(), opts.get("inventory_path") or "inventory")
     os.chdir(root)
     opts.update(dotkapitan.apply(root, command, opts))
@@ -101,9 +113,11 @@ def settings_from(opts: dict[str, Any], command: str = "compile") -> Settings:
         backend=opts.get("backend") or "reclass",
         parallelism=opts.get("parallelism") or 0,
         compose_target_name=bool(opts.get("compose_target_name")),
+        reveal=bool(opts.get("reveal")),
+        embed_refs=bool(opts.get("embed_refs")),
+        identities=identities,
         cache=not opts.get("no_cache"),
         verbose=bool(opts.get("verbose")),
-        reveal=bool(opts.get("reveal")),
         debug=bool(opts.get("debug")),
         indent=opts.get("indent") or 2,
         yaml_multiline_string_style=opts.get("yaml_multiline_string_style") or "literal",

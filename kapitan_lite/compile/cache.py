@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .deps import Deps, Hasher
@@ -70,6 +70,8 @@ class Cache:
         self.enabled = enabled
         self.entries: dict[str, Entry] = {}
         self.hasher = Hasher()
+        self._inventory_keys: dict[str, str] = {}  # memo for this run
+        self._dirty = False
         if enabled:
             self._load()
 
@@ -84,15 +86,23 @@ class Cache:
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             self.entries = {}  # missing or corrupt: start empty, never trust it
 
-    def _hash_deps(self, deps: list[list[str]]) -> list[list[str]]:
-        return sorted([kind, path, self.hasher(kind, path)] for kind, path in deps)
+    def _hash_deps(self, h: Any, deps: list[list[str]]) -> None:
+        """Feed each dependency and its current hash into ``h`` (deps are stored sorted)."""
+        hasher = self.hasher
+        for kind, path in deps:
+            h.update(f"{kind}\0{path}\0{hasher(kind, path)}\n".encode())
 
     def inventory_key(self, name: str) -> str | None:
         """A target's inventory key from its recorded inventory inputs, as they are now."""
-        entry = self.entries.get(name)
-        if entry is None:
-            return None
-        return _digest([name, self._hash_deps(entry.inventory_deps)])
+        key = self._inventory_keys.get(name)
+        if key is None:
+            entry = self.entries.get(name)
+            if entry is None:
+                return None
+            h = hashlib.sha256(f"{name}\0".encode())
+            self._hash_deps(h, entry.inventory_deps)
+            key = self._inventory_keys[name] = h.hexdigest()
+        return key
 
     def _key(self, name: str, target_dir: str, inventory_key: str,
              input_deps: list[list[str]], targets_read: list[str],
@@ -109,8 +119,10 @@ class Cache:
                 if k is None:
                     return None
                 read_keys.append([other, k])
-        return _digest([self.fingerprint, name, target_dir, inventory_key,
-                        self._hash_deps(input_deps), read_keys])
+        h = hashlib.sha256(_digest([self.fingerprint, name, target_dir, inventory_key,
+                                    read_keys]).encode())
+        self._hash_deps(h, input_deps)
+        return h.hexdigest()
 
     def fresh(self, names: list[str], target_dirs: dict[str, str], all_names: list[str],
               compiled_dir: str) -> set[str]:
@@ -118,6 +130,7 @@ class Cache:
         if not self.enabled or not self.entries:
             return set()
         on_disk = _scan(compiled_dir)
+        owned = _by_owner(on_disk, set(target_dirs.values()))
         fresh = set()
         for name in names:
             entry = self.entries.get(name)
@@ -128,39 +141,38 @@ class Cache:
                 continue
             key = self._key(name, entry.target_dir, inv_key, entry.input_deps,
                             entry.targets_read, all_names)
-            if key == entry.key and self._output_intact(entry, on_disk, compiled_dir,
-                                                        set(target_dirs.values())):
+            if key == entry.key and self._output_intact(
+                    entry, owned.get(entry.target_dir, {}), compiled_dir):
                 fresh.add(name)
         return fresh
 
-    def _output_intact(self, entry: Entry, on_disk: dict[str, tuple[int, int, int] | None],
-                       compiled_dir: str, all_dirs: set[str]) -> bool:
-        prefix = entry.target_dir + "/"
-        nested = tuple(d + "/" for d in all_dirs if d.startswith(prefix))
-        expected = {prefix + rel for rel in entry.files} | {prefix + d for d in entry.dirs}
-        if entry.target_dir not in on_disk and (entry.files or entry.dirs):
+    @staticmethod
+    def _output_intact(entry: Entry, mine: dict[str, tuple[int, int, int] | None],
+                       compiled_dir: str) -> bool:
+        """Whether the target's dir holds exactly what it wrote (``mine``: rel -> stat)."""
+        if "" not in mine and (entry.files or entry.dirs):
             return False
-        for path in on_disk:
-            if path.startswith(prefix) and path not in expected and not path.startswith(nested):
-                return False  # something else is there: compile to remove it
+        if set(mine) - {""} != set(entry.files) | set(entry.dirs):
+            return False  # something missing, or something else there
         for rel, (sha, mode, size, mtime) in entry.files.items():
-            st = on_disk.get(prefix + rel)
+            st = mine[rel]
             if st is None:
                 return False
             if st != (size, mtime, mode):
-                full = os.path.join(compiled_dir, prefix + rel)
-                if os.lstat(full).st_mode & 0o7777 != mode:
+                full = os.path.join(compiled_dir, entry.target_dir, rel)
+                if st[2] != mode:
                     return False
                 with open(full, "rb") as fp:
                     if hashlib.sha256(fp.read()).hexdigest() != sha:
                         return False
-        return all(prefix + d in on_disk for d in entry.dirs)
+        return all(mine[d] is None for d in entry.dirs)
 
     # -- writing -------------------------------------------------------------
     def record(self, name: str, target_dir: str, inventory_deps: set[tuple[str, str]],
                deps: Deps, files: dict[str, str], dirs: set[str], compiled_dir: str,
                all_names: list[str], run_started_ns: int) -> None:
         """Remember a target just compiled (``files``: rel -> sha256 of what was written)."""
+        self._dirty = True
         if not self.enabled or deps.volatile:
             self.entries.pop(name, None)
             return
@@ -173,6 +185,7 @@ class Cache:
         inv_entry = Entry(key="", inventory_key="", target_dir=target_dir, inventory_deps=inv,
                           input_deps=inp, targets_read=sorted(deps.targets_read))
         self.entries[name] = inv_entry
+        self._inventory_keys.pop(name, None)
         inv_key = self.inventory_key(name)
         key = self._key(name, target_dir, inv_key or "", inp, inv_entry.targets_read, all_names)
         if inv_key is None or key is None:
@@ -187,19 +200,21 @@ class Cache:
 
     def forget(self, name: str) -> None:
         """Drop a target (it failed, or no longer exists)."""
-        self.entries.pop(name, None)
+        self._dirty |= self.entries.pop(name, None) is not None
 
     def save(self, keep: set[str]) -> None:
         """Write the cache atomically, keeping only the targets in ``keep``."""
         if not self.enabled:
             return
+        if not self._dirty and set(self.entries) <= keep:
+            return  # nothing new to remember
         os.makedirs(self.dir, exist_ok=True)
         ignore = os.path.join(self.dir, ".gitignore")
         if not os.path.exists(ignore):
             with open(ignore, "w") as fp:
                 fp.write("# kcompile's incremental cache: never commit it\n*\n")
         state = {"format": FORMAT, "fingerprint": self.fingerprint,
-                 "targets": {n: asdict(e) for n, e in sorted(self.entries.items()) if n in keep}}
+                 "targets": {n: vars(e) for n, e in sorted(self.entries.items()) if n in keep}}
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fp:
@@ -208,6 +223,23 @@ class Cache:
         except BaseException:
             os.unlink(tmp)
             raise
+
+
+def _by_owner(on_disk: dict[str, tuple[int, int, int] | None],
+              target_dirs: set[str]) -> dict[str, dict[str, tuple[int, int, int] | None]]:
+    """Group paths by the target dir they belong to (the deepest one that holds them).
+
+    A target's own dir appears under the key ``""``; paths in no target's dir are left out.
+    """
+    owned: dict[str, dict[str, tuple[int, int, int] | None]] = {}
+    for path, st in on_disk.items():
+        parts = path.split("/")
+        for depth in range(len(parts), 0, -1):
+            owner = "/".join(parts[:depth])
+            if owner in target_dirs:
+                owned.setdefault(owner, {})["/".join(parts[depth:])] = st
+                break
+    return owned
 
 
 def _scan(compiled_dir: str) -> dict[str, tuple[int, int, int] | None]:

@@ -17,6 +17,7 @@ from ..inputs.base import OutputOptions
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..project import Settings
+from ..refs.backends import Backends
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefStore
 from .cache import Cache, fingerprint
@@ -27,7 +28,7 @@ from .writer import Staging, apply
 log = logging.getLogger(__name__)
 
 # Settings that do not change what is written.
-_NOT_OUTPUT = {"root", "parallelism", "verbose", "debug", "cache"}
+_NOT_OUTPUT = {"root", "parallelism", "verbose", "debug", "cache", "identities"}
 
 
 @dataclass
@@ -42,6 +43,8 @@ class CompileReport:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds (summed)
+    # Compiled targets that read others through inventory_global: the names, "*" for all.
+    targets_read: dict[str, set[str]] = field(default_factory=dict)
 
 
 @cache
@@ -67,15 +70,19 @@ def run_fingerprint(settings: Settings) -> str:
 def compile_project(settings: Settings, names: list[str] | None = None,
                     labels: dict[str, str] | None = None,
                     on_result: Callable[[TargetResult], None] | None = None,
-                    on_start: Callable[[int], None] | None = None) -> CompileReport:
+                    on_start: Callable[[int], None] | None = None,
+                    inventory: Inventory | None = None) -> CompileReport:
     """Compile the selected targets into ``compiled/``; raise :class:`UserError` on bad input.
 
     Nothing in ``compiled/`` changes unless every selected target compiles.
     Targets whose inputs and output the cache vouches for are not compiled.
+    ``inventory`` reuses targets resolved already (``kcompile diff`` does).
     """
     start = time.monotonic()
     started_ns = time.time_ns()
-    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    if inventory is None:
+        inventory = Inventory(settings.inventory_path, settings.backend,
+                              settings.compose_target_name)
     selected = inventory.select(names, labels)
     target_dirs = {n: tf.output_dir for n, tf in inventory.targets.items()}
     all_dirs = set(target_dirs.values())
@@ -94,7 +101,18 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     if on_start is not None:
         on_start(len(stale))
     if stale:
-        if getattr(inventory.engine, "batch", False) and len(stale) > 1:
+        tags = TagCompiler(RefStore(settings.refs_path), Backends(settings.identities),
+                           reveal=settings.reveal, embed=settings.embed_refs)
+        # Build the engine (it indexes the inventory) once, before forking.
+        engine = inventory.engine
+        if settings.reveal:
+            # Decrypt the refs the targets' inventories name once, here, before
+            # the workers fork and inherit the plaintexts (else each worker would
+            # decrypt them again). That needs the targets resolved here.
+            resolved, _ = inventory.resolve_partial(stale)
+            tags.prefetch((t["parameters"] for t in resolved.values()),
+                          threads=2 * settings.workers(len(stale)))
+        elif getattr(engine, "batch", False) and len(stale) > 1:
             # reclass-rs renders many targets fastest at once, in its own threads;
             # do it before forking so workers inherit the result.
             inventory.resolve_partial(stale)
@@ -108,7 +126,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 compiled_dir=settings.compiled_dir,
                 search_paths=[*settings.search_paths, staging.root],
                 jinja2_filters_path=settings.jinja2_filters,
-                tags=TagCompiler(RefStore(settings.refs_path)),
+                tags=tags,
                 all_target_dirs=all_dirs,
                 bytecode_dir=os.path.join(store.dir if store.enabled else staging.root,
                                           f"jinja2-{_source_digest()[:16]}"),
@@ -133,6 +151,8 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     for r in results:
         report.compiled.append(r.name)
         report.warnings.extend(r.warnings)
+        if r.deps.targets_read:
+            report.targets_read[r.name] = set(r.deps.targets_read)
         for stage, seconds in r.timings.items():
             report.timings[stage] = report.timings.get(stage, 0.0) + seconds
         m = r.manifest

@@ -19,6 +19,16 @@ from dataclasses import dataclass
 from .writer import Manifest
 
 
+def _new_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# The mode ``open(path, "w")`` gives a new file, as Kapitan writes its outputs.
+NEW_FILE_MODE = _new_file_mode()
+
+
 @dataclass
 class _Entry:
     data: bytes | None = None  # in memory

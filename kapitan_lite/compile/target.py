@@ -64,6 +64,19 @@ class CompileJob:
         return impl
 
 
+def ref_problem(err: RefError, locator: Locator, input_path: str) -> Problem:
+    """Locate a bad ref tag: the inventory line that holds it, else the template line."""
+    where, line = locator.tag_use(err.tag) if err.tag else (locator.target_file, 0)
+    if not line and err.tag:
+        for path in ([input_path] if os.path.isfile(input_path) else
+                     sorted(os.path.join(r, f) for r, _, fs in os.walk(input_path) for f in fs)):
+            found = locator.line_of(path, err.tag)
+            if found:
+                where, line = path, found
+                break
+    return Problem(where, line, locator.target, str(err))
+
+
 def compile_target(job: CompileJob, name: str) -> TargetResult:
     """Resolve target ``name``, compile it into staging, compare it with ``compiled/``."""
     result = TargetResult(name=name)
@@ -83,12 +96,15 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         return result
 
     deps = result.deps
+    # Ref functions read the target's parameters.kapitan.secrets (gpg recipients,
+    # keys); the ref files its tags read are dependencies of its output.
+    tags = job.tags.for_target(name, target["parameters"]["kapitan"].get("secrets"), deps)
     env = TargetEnv(
         name=name,
         inventory=target,
         inventory_global=job.inventory_global.view(deps.targets_read.add),
         search_paths=job.search_paths,
-        tags=job.tags,
+        tags=tags,
         jinja2_filters_path=job.jinja2_filters_path,
         reveal=job.reveal,
         deps=deps,
@@ -145,9 +161,11 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                         where, line = locator.ref_use(exc.ref)
                     item_problems.append(Problem(where, line, name, exc.message))
                 except RefError as exc:
-                    item_problems.append(Problem(path, 0, name, str(exc)))
+                    tags.problems.extend(getattr(exc, "errors", [exc]))
                 except OSError as exc:
                     item_problems.append(Problem(path, 0, name, f"{type(exc).__name__}: {exc}"))
+                # Every bad tag of this input, each where the inventory (or template) holds it.
+                item_problems.extend(ref_problem(err, locator, path) for err in tags.take_problems())
         if on_disk:
             staged.absorb()
         if item_problems and item.get("continue_on_compile_error"):

@@ -1,9 +1,9 @@
 """The only code that touches ``compiled/``.
 
-Targets are compiled into a staging directory beside ``compiled/``
-(``<output-path>/.kcompile-staging/compiled/<target>``). Each worker then
-compares its target's staged files with ``compiled/`` and records a
-manifest. Only when every target has succeeded does :func:`apply` move the
+Targets are compiled into a staging area beside ``compiled/``
+(``<output-path>/.kcompile-staging/compiled/<target>``; see ``staged.py``,
+which keeps files in memory and writes only changed ones there). Each worker
+compares its target's output with ``compiled/`` and records a manifest. Only when every target has succeeded does :func:`apply` move the
 changed files into place (one ``rename`` each, so a file is never half
 written), remove stale files and directories, and leave unchanged files
 untouched, mtime included. A failed or interrupted run never reaches
@@ -13,7 +13,6 @@ untouched, mtime included. A failed or interrupted run never reaches
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -34,48 +33,6 @@ class Manifest:
     changed: set[str] = field(default_factory=set)  # new or different bytes
     hashes: dict[str, str] = field(default_factory=dict)  # rel -> sha256 of the bytes
     mode_changed: dict[str, int] = field(default_factory=dict)
-
-
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fp:
-            return fp.read()
-    except OSError:
-        return None
-
-
-def diff_target(staged_root: str, compiled_root: str, nested: set[str] | frozenset[str] = frozenset()) -> Manifest:
-    """Compare a staged target dir with its ``compiled/`` counterpart.
-
-    ``nested`` are other targets' dirs inside this one (``my`` holds
-    ``my/dotted``): they belong to those targets and are left out.
-    """
-    manifest = Manifest(target_dir="", present=os.path.isdir(staged_root))
-    for root, dirs, files in os.walk(staged_root):
-        rel_root = os.path.relpath(root, staged_root)
-        if nested:
-            dirs[:] = [d for d in dirs
-                       if os.path.normpath(os.path.join(rel_root, d)) not in nested]
-        for d in dirs:
-            manifest.dirs.add(os.path.normpath(os.path.join(rel_root, d)))
-        for f in files:
-            rel = os.path.normpath(os.path.join(rel_root, f))
-            manifest.files.add(rel)
-            staged = os.path.join(root, f)
-            final = os.path.join(compiled_root, rel)
-            data = _read(staged) or b""
-            manifest.hashes[rel] = hashlib.sha256(data).hexdigest()
-            try:
-                same = os.lstat(final).st_size == len(data) and _read(final) == data
-            except OSError:
-                same = False
-            if same and not os.path.islink(final):
-                smode = os.stat(staged).st_mode & 0o7777
-                if os.stat(final).st_mode & 0o7777 != smode:
-                    manifest.mode_changed[rel] = smode
-            else:
-                manifest.changed.add(rel)
-    return manifest
 
 
 class Staging:

@@ -18,6 +18,7 @@ import jinja2
 
 from ..compile.deps import Deps
 from ..errors import UserError
+from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
 from .base import InputError, TargetEnv
 from .jinja2_filters import kapitan_filters, load_filter_file
@@ -82,6 +83,12 @@ class Jinja2Input:
     def __init__(self) -> None:
         self._envs: dict[tuple[str, tuple[str, ...]], jinja2.Environment] = {}
         self._custom_filters: dict[str, dict[str, Any]] = {}
+        # The target being rendered: Environments are shared across targets,
+        # so the reveal_maybe filter looks its ref compiler up here.
+        self._tags: TagCompiler | None = None
+
+    def _reveal_maybe(self, value: Any) -> Any:
+        return self._tags.reveal_maybe(value) if self._tags is not None else value
 
     def _filters(self, env: TargetEnv) -> dict[str, Any]:
         path = env.jinja2_filters_path
@@ -121,13 +128,14 @@ class Jinja2Input:
                 auto_reload=False,
                 cache_size=-1,
             )
-            jenv.filters.update(kapitan_filters(lambda tag: tag))
+            jenv.filters.update(kapitan_filters(self._reveal_maybe))
             jenv.filters.update(self._filters(env))
             self._envs[key] = jenv
         return jenv
 
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Render every template under ``input_path`` into ``out_dir``."""
+        self._tags = env.tags
         input_params = dict(item.get("input_params") or {})
         input_params.setdefault("compile_path", out_dir)
         context: dict[str, Any] = {

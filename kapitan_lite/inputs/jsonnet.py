@@ -17,6 +17,7 @@ import os
 import re
 from typing import Any
 
+from ..compile.deps import Deps
 from .base import InputError, TargetEnv
 from .jinja2 import Jinja2Input
 from .jsonnet_natives import natives
@@ -52,19 +53,23 @@ def error_location(message: str) -> tuple[str, int, str]:
 class JsonnetInput:
     """Evaluates Jsonnet files; imported files are cached for the process."""
 
-    # Targets using this type are always compiled (never taken from the cache):
-    # imports and native file reads are not recorded yet.
-    tracks_deps = False
+    # Imports, native file reads, rendered templates and other targets read
+    # are recorded in ``env.deps``.
+    tracks_deps = True
+    in_memory = True
 
     def __init__(self) -> None:
         self._files: dict[str, bytes] = {}
         self._jinja2 = Jinja2Input()
 
-    def _import(self, search_paths: list[str], base: str, rel: str) -> tuple[str, bytes]:
+    def _import(self, search_paths: list[str], base: str, rel: str,
+                deps: Deps) -> tuple[str, bytes]:
         """Kapitan's import order: beside the importer, the bundled library, the search paths."""
         candidates = [os.path.normpath(os.path.join(base, rel)), os.path.join(BUNDLED_DIR, rel)]
         candidates += [os.path.normpath(os.path.join(p, rel)) for p in search_paths]
         for path in candidates:
+            if not path.startswith(BUNDLED_DIR):  # part of kcompile: in the cache's fingerprint
+                deps.file(path)
             content = self._files.get(path)
             if content is not None:
                 return path, content
@@ -77,12 +82,16 @@ class JsonnetInput:
 
     def _render_template(self, env: TargetEnv, path: str, context: dict[str, Any]) -> str:
         directory, filename = os.path.split(path)
+        jenv = self._jinja2.environment(directory, env)
+        jenv.recorder = env.deps
         try:
-            template = self._jinja2.environment(directory, env).get_template(filename)
+            template = jenv.get_template(filename)
             return template.render(context)
         except Exception as exc:  # reported through jsonnet, at the caller's line
             raise RuntimeError(f"jinja2 failed to render {path}: "
                                f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            jenv.recorder = None
 
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Evaluate ``input_path`` and write each top-level key as a file below ``out_dir``."""
@@ -96,7 +105,7 @@ class JsonnetInput:
             text = _jsonnet.evaluate_file(
                 input_path,
                 ext_vars={"target": env.name},
-                import_callback=lambda base, rel: self._import(search_paths, base, rel),
+                import_callback=lambda base, rel: self._import(search_paths, base, rel, env.deps),
                 native_callbacks=natives(env, lambda p, c: self._render_template(env, p, c)),
             )
         except RuntimeError as exc:
@@ -105,4 +114,4 @@ class JsonnetInput:
         output = json.loads(text)
         if not isinstance(output, dict):
             output = {os.path.splitext(os.path.basename(input_path))[0]: output}
-        write_objects(output, item, out_dir, env, source=input_path)
+        write_objects(output, item, out_dir, env, source=input_path, in_memory=True)

@@ -20,21 +20,24 @@ from typing import Any
 
 import yaml
 
+from ..compile.deps import Deps
 from .base import TargetEnv
 
 Native = tuple[tuple[str, ...], Callable[..., Any]]
 
 
-def _find(search_paths: list[str], name: str) -> str | None:
+def _find(search_paths: list[str], name: str, deps: Deps) -> str | None:
     for base in search_paths:
         path = os.path.join(base, name)
+        deps.exists(path)
         if os.path.exists(path):
+            deps.path(path)  # its bytes, or for a directory its whole tree
             return path
     return None
 
 
-def _yaml_file(search_paths: list[str], name: str) -> str:
-    path = _find(search_paths, name) if name.endswith((".yml", ".yaml")) else None
+def _yaml_file(search_paths: list[str], name: str, deps: Deps) -> str:
+    path = _find(search_paths, name, deps) if name.endswith((".yml", ".yaml")) else None
     if path is None:
         raise OSError(f"could not find any input yaml file: {name} "
                       f"(searched {', '.join(search_paths)}; the name must end in .yml or .yaml)")
@@ -65,37 +68,37 @@ def natives(env: TargetEnv, render_template: Callable[[str, dict[str, Any]], str
         return env.inventory_global[target]
 
     def yaml_load(name: str) -> str:
-        with open(_yaml_file(paths, name), encoding="utf-8") as fp:
+        with open(_yaml_file(paths, name, env.deps), encoding="utf-8") as fp:
             return json.dumps(yaml.safe_load(fp))
 
     def yaml_load_stream(name: str) -> str:
-        with open(_yaml_file(paths, name), encoding="utf-8") as fp:
+        with open(_yaml_file(paths, name, env.deps), encoding="utf-8") as fp:
             return json.dumps(list(yaml.safe_load_all(fp)))
 
     def file_read(name: str) -> str:
-        path = _find(paths, name)
+        path = _find(paths, name, env.deps)
         if path is None:
             raise OSError(f"Could not find file {name}")
         return _read_text(path)
 
     def file_exists(name: str) -> dict[str, Any]:
-        path = _find(paths, name)
+        path = _find(paths, name, env.deps)
         return {"exists": path is not None, "path": path or ""}
 
     def dir_files_list(name: str) -> list[str]:
-        path = _find(paths, name)
+        path = _find(paths, name, env.deps)
         if path is None:
             raise OSError(f"Could not find folder {name}")
         return _files(path)
 
     def dir_files_read(name: str) -> dict[str, str] | None:
-        path = _find(paths, name)
+        path = _find(paths, name, env.deps)
         if path is None:
             return None  # Kapitan's result: null
         return {f: _read_text(os.path.join(path, f)) for f in _files(path)}
 
     def jinja2_render_file(name: str, ctx: str) -> str:
-        path = _find(paths, name)
+        path = _find(paths, name, env.deps)
         if path is None:
             raise OSError(f"jinja2 failed to render, could not find file: {name}")
         return render_template(path, json.loads(ctx))

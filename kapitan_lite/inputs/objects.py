@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from ..compile.staged import NEW_FILE_MODE
 from ..outputs import serialise
 from ..refs.store import RefError
 from .base import InputError, TargetEnv
@@ -94,10 +95,12 @@ def render(value: Any, output_type: str, item: Mapping[str, Any], env: TargetEnv
 
 
 def write_objects(objects: Mapping[str, Any], item: Mapping[str, Any], out_dir: str,
-                  env: TargetEnv, source: str, default_type: str = "yaml") -> None:
+                  env: TargetEnv, source: str, default_type: str = "yaml",
+                  in_memory: bool = False) -> None:
     """Write ``{key: value}`` as files below ``out_dir``; a ``/`` in a key makes directories.
 
-    ``source`` is the generator file, used to locate a bad ref tag.
+    ``source`` is the generator file, used to locate a bad ref tag. With
+    ``in_memory`` the files go to the target's in-memory output instead of disk.
     """
     output_type = item.get("output_type") or default_type
     for key, value in objects.items():
@@ -112,6 +115,9 @@ def write_objects(objects: Mapping[str, Any], item: Mapping[str, Any], out_dir: 
             raise InputError(str(exc), source, line_of(source, exc.tag), tag=exc.tag) from exc
         except InputError as exc:
             raise InputError(f"{name}: {exc.message}", exc.path or source, exc.line) from exc
+        if in_memory and env.staged is not None:
+            env.staged.write(dest, text.encode("utf-8"), NEW_FILE_MODE)
+            continue
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with open(dest, "w", encoding="utf-8") as fp:
             fp.write(text)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ..errors import Problem
+
 
 class EngineError(Exception):
     """An engine failed to render a target; ``message`` is the engine's own text."""
@@ -12,6 +14,14 @@ class EngineError(Exception):
         super().__init__(message)
         self.message = message
         self.target = target
+
+
+class EngineProblems(EngineError):
+    """An engine failure already located: one :class:`Problem` per cause."""
+
+    def __init__(self, problems: list[Problem], target: str = ""):
+        super().__init__("; ".join(p.message for p in problems), target)
+        self.problems = problems
 
 
 class Engine(Protocol):
@@ -28,11 +38,26 @@ class Engine(Protocol):
         ...
 
 
-ENGINES = ("reclass", "reclass-rs")
+def render_each(engine: Engine, targets: list[str]) -> dict[str, dict[str, Any] | EngineError]:
+    """Render targets one by one with ``engine.render``, keeping each failure."""
+    out: dict[str, dict[str, Any] | EngineError] = {}
+    for name in targets:
+        try:
+            out[name] = engine.render(name)
+        except EngineError as exc:
+            out[name] = exc
+    return out
+
+
+ENGINES = ("kapitan-lite", "reclass", "reclass-rs")
 
 
 def make_engine(name: str, inventory_path: str, config: dict[str, Any]) -> Engine:
     """Build the engine called ``name`` for an inventory and its reclass config."""
+    if name == "kapitan-lite":
+        from .native_engine import NativeEngine
+
+        return NativeEngine(inventory_path, config)
     if name == "reclass":
         from .reclass_engine import ReclassEngine
 

@@ -9,9 +9,11 @@ from typing import Any
 
 from ..errors import Problem, UserError
 from .config import CONFIG_FILE, absolute_uri, load_reclass_config
-from .engine import Engine, EngineError, make_engine
+from .engine import Engine, EngineError, EngineProblems, make_engine
 from .kapitan_model import normalise_kapitan
 from .locate import Locator
+from .native_engine import NativeEngine
+from .provenance import Explanation
 from .targets import TargetFile, discover_targets
 
 Target = dict[str, Any]  # {parameters, classes, applications, exports}
@@ -45,6 +47,8 @@ class Inventory:
         if self._engine is None:
             try:
                 self._engine = make_engine(self.backend, self.path, self.config)
+            except EngineProblems as exc:
+                raise UserError(exc.problems) from None
             except EngineError as exc:
                 raise UserError.of(f"cannot load inventory: {exc.message}", path=self.path) from None
         return self._engine
@@ -94,6 +98,10 @@ class Inventory:
                     self._resolved[name] = target
         return {n: self._resolved[n] for n in names if n in self._resolved}, problems
 
+    def forget(self, name: str) -> None:
+        """Drop a resolved target from memory (it is resolved again if asked for)."""
+        self._resolved.pop(name, None)
+
     def resolve_all(self) -> dict[str, Target]:
         """Every target, resolved."""
         return self.resolve(self.names())
@@ -127,6 +135,16 @@ class Inventory:
                 return {("tree", os.path.normpath(self.path))}
         return deps
 
+    def explain(self, name: str, path: tuple[str, ...]) -> Explanation:
+        """Provenance of one key of a target's parameters (native engine only)."""
+        engine = self.engine
+        if not isinstance(engine, NativeEngine):
+            raise UserError.of(f"explain needs the kapitan-lite engine, not {self.backend}")
+        try:
+            return engine.explainer(name).explain(path)
+        except EngineProblems as exc:
+            raise UserError(exc.problems) from None
+
     def explicit_keys(self, name: str) -> list[frozenset[str]]:
         """For each compile item of a resolved target, the keys the inventory set itself."""
         return self._explicit.get(name, [])
@@ -155,6 +173,8 @@ class Inventory:
         return Locator(self.classes_dir, self.targets[name].path, name)
 
     def _locate(self, name: str, err: EngineError) -> list[Problem]:
+        if isinstance(err, EngineProblems):  # the native engine locates its own problems
+            return err.problems
         loc = self._locator(name)
         if err.message == "YAML error":
             return loc.yaml_problems() or [Problem(self.targets[name].path, 0, name, "YAML error")]

@@ -11,7 +11,7 @@ import yaml
 from reclass.errors import ReclassException
 
 from .config import absolute_uri
-from .engine import EngineError
+from .engine import EngineError, render_each
 
 
 class ReclassEngine:
@@ -50,10 +50,4 @@ class ReclassEngine:
 
     def render_all(self, targets: list[str]) -> dict[str, dict[str, Any] | EngineError]:
         """Render targets one by one, keeping each failure."""
-        out: dict[str, dict[str, Any] | EngineError] = {}
-        for name in targets:
-            try:
-                out[name] = self.render(name)
-            except EngineError as exc:
-                out[name] = exc
-        return out
+        return render_each(self, targets)

@@ -6,7 +6,7 @@ from typing import Any
 
 import reclass_rs
 
-from .engine import EngineError
+from .engine import EngineError, render_each
 
 
 class ReclassRsEngine:
@@ -54,9 +54,4 @@ class ReclassRsEngine:
                         f"target {name} not found", name
                     )
                 return out
-        for name in targets:
-            try:
-                out[name] = self.render(name)
-            except EngineError as exc:
-                out[name] = exc
-        return out
+        return render_each(self, targets)
