@@ -9,9 +9,10 @@ captured from Kapitan itself.
 CI runs a bounded, derandomised number of examples (a few seconds). For a
 thorough random search run, for example::
 
-    YAML_PROPERTY_EXAMPLES=20000 .venv/bin/python -m pytest -q tests/test_yaml_emitter.py
+    KCOMPILE_FUZZ_EXAMPLES=20000 .venv/bin/python -m pytest -q tests/test_yaml_emitter.py
 
-which draws that many fresh random examples per property.
+which draws that many fresh random examples per property (the variable
+also scales tests/test_differential.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 from kapitan_lite import outputs
 from kapitan_lite.yaml_emitter import Unsupported
 
-_ON_DEMAND = os.environ.get("YAML_PROPERTY_EXAMPLES")
+_ON_DEMAND = os.environ.get("KCOMPILE_FUZZ_EXAMPLES")
 PROPERTY = settings(
     max_examples=int(_ON_DEMAND) if _ON_DEMAND else 150,
     derandomize=not _ON_DEMAND,
