@@ -20,11 +20,12 @@ and ``sort_keys=True``:
   indent, context) the full pipeline would have at that point, so style
   choice, escaping and wrapping at width 80 are PyYAML's.
 
-Anything else raises :class:`Unsupported` and the caller uses PyYAML itself:
-other types (subclasses too, tuples of dicts shared...), non-``str`` keys, keys
-PyYAML would not write as simple keys (empty, multi-line, 123+ characters),
-an object met twice in one document (PyYAML writes anchors and aliases), and
-a scalar at the root of a document.
+Tuples are sequences, as for the SafeRepresenter. Anything else raises
+:class:`Unsupported` and the caller uses PyYAML itself: other types (and
+subclasses of these), non-``str`` keys, keys PyYAML would not write as simple
+keys (empty, multi-line, 123+ characters), an object met twice in one
+document (PyYAML writes an anchor and an alias), and a scalar at the root of
+a document.
 """
 
 from __future__ import annotations
