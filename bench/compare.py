@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from corpus_parity import default_gen, generate, tree_manifest  # noqa: E402
 from regen import ensure_kapitan, kapitan_env  # noqa: E402
 
-KCOMPILE = [sys.executable, "-m", "kapitan_lite"]
+KCOMPILE = [sys.executable, "-m", "kapitan_lite"]  # --backend is appended in main()
 
 
 @dataclass
@@ -161,11 +161,15 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenario", default="full,cold,single,incremental")
+    parser.add_argument("--backend", default=None, help="kcompile's inventory engine")
     args = parser.parse_args()
+    if args.backend:
+        KCOMPILE.extend(["--backend", args.backend])
     scenarios = args.scenario.split(",")
     kapitan = ensure_kapitan(Path(os.environ.get("KAPITAN_VENV", REPO / ".kapitan-venv")))
-    lines = [f"## {args.targets} targets (seed {args.seed}), {args.runs} runs, "
-             f"{time.strftime('%Y-%m-%d')}", "", f"Machine: {machine()}", ""]
+    engine = args.backend or "default"
+    lines = [f"## {args.targets} targets (seed {args.seed}), {args.runs} runs, kcompile engine: "
+             f"{engine}, {time.strftime('%Y-%m-%d')}", "", f"Machine: {machine()}", ""]
     with tempfile.TemporaryDirectory(prefix="kcompile-bench-") as tmp:
         bench = Bench(Path(tmp), args.targets, args.seed, kapitan)
         bench.check_identical()

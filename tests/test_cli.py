@@ -146,3 +146,10 @@ def test_inventory_global_resolves_only_what_templates_read(project, backend):
     run = kcompile("--backend", backend, "-t", "alpha", "beta", "-p", "2", cwd=project)
     assert run.code == 2
     assert "gamma: undefined reference ${nope}" in run.err
+
+
+def test_inventory_target_full_path_is_empty_as_in_kapitan(project):
+    # Kapitan fills it in only after templates and `kapitan inventory` copied the inventory.
+    run = kcompile("inventory", "-t", "alpha", "--pattern", "parameters.kapitan.target_full_path",
+                   cwd=project)
+    assert run.code == 0 and run.out == "''\n"

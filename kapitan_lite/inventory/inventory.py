@@ -187,7 +187,7 @@ class Inventory:
         if isinstance(raw_items, list):
             self._explicit[name] = [frozenset(i) if isinstance(i, dict) else frozenset()
                                     for i in raw_items]
-        params, errs = normalise_kapitan(params, tf.output_dir)
+        params, errs = normalise_kapitan(params)
         target: Target = {
             "parameters": params,
             "classes": rendered.get("classes") or [],

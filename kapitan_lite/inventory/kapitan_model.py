@@ -121,7 +121,7 @@ def normalise_item(raw: Any, where: str) -> tuple[dict[str, Any] | None, list[st
     return item, []
 
 
-def normalise_kapitan(params: dict[str, Any], target_dir: str) -> tuple[dict[str, Any], list[str]]:
+def normalise_kapitan(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Parameters as Kapitan's model dumps them, plus problems with ``parameters.kapitan``."""
     problems: list[str] = []
     raw = params.get("kapitan")
@@ -157,7 +157,9 @@ def normalise_kapitan(params: dict[str, Any], target_dir: str) -> tuple[dict[str
     kap["labels"] = labels
     deps = raw.get("dependencies", [])
     kap["dependencies"] = _dependencies(deps, problems) if deps is not None else None
-    kap["target_full_path"] = target_dir
+    # Kapitan fills this in only after templates and `kapitan inventory` have
+    # taken their copy of the inventory, so both see it empty.
+    kap["target_full_path"] = raw.get("target_full_path", "")
     kap["secrets"] = _secrets(raw.get("secrets"))
     kap["validate"] = raw.get("validate") or []
     for key, value in raw.items():
