@@ -28,7 +28,7 @@ from typing import Any
 
 from kadet import BaseModel, BaseObj, Dict
 
-from .inputs.base import TargetEnv
+from .inputs.base import TargetEnv, with_target_full_path
 
 # Name prefix of the modules components run as in sys.modules.
 MODULE_PREFIX = "kcompile_kadet_"
@@ -104,7 +104,8 @@ def inventory(lazy: bool = False) -> Dict:
     run = _current()
     box = run._inventory.get(lazy)
     if box is None:
-        box = run._inventory[lazy] = Dict(run.env.inventory, default_box=lazy)
+        box = run._inventory[lazy] = Dict(with_target_full_path(run.env.inventory, run.env.name),
+                                          default_box=lazy)
     return box
 
 

@@ -129,7 +129,9 @@ class Cache:
         """The targets among ``names`` that can be skipped."""
         if not self.enabled or not self.entries:
             return set()
-        on_disk = _scan(compiled_dir)
+        # A few targets (-t): look only in their dirs, not the whole fleet's output.
+        few = len(names) * 4 < len(target_dirs)
+        on_disk = _scan(compiled_dir, sorted({target_dirs[n] for n in names}) if few else None)
         owned = _by_owner(on_disk, set(target_dirs.values()))
         fresh = set()
         for name in names:
@@ -242,8 +244,9 @@ def _by_owner(on_disk: dict[str, tuple[int, int, int] | None],
     return owned
 
 
-def _scan(compiled_dir: str) -> dict[str, tuple[int, int, int] | None]:
-    """Every path under ``compiled/``: files map to (size, mtime_ns, mode), dirs to None."""
+def _scan(compiled_dir: str, only: list[str] | None = None) -> dict[str, tuple[int, int, int] | None]:
+    """Every path under ``compiled/`` (or under the dirs ``only``, relative to it):
+    files map to (size, mtime_ns, mode), dirs to None."""
     out: dict[str, tuple[int, int, int] | None] = {}
 
     def walk(path: str, rel: str) -> None:
@@ -260,7 +263,14 @@ def _scan(compiled_dir: str) -> dict[str, tuple[int, int, int] | None]:
                 st = e.stat(follow_symlinks=False)
                 out[r] = (st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
 
-    walk(compiled_dir, "")
+    if only is None:
+        walk(compiled_dir, "")
+    else:
+        for d in only:
+            full = os.path.join(compiled_dir, d)
+            if os.path.isdir(full):
+                out[d] = None
+                walk(full, d + "/")
     return out
 
 

@@ -70,3 +70,15 @@ class InputType(Protocol):
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Write this input's files below ``out_dir``; raise :class:`InputError` on bad input."""
         ...
+
+
+def with_target_full_path(target: dict[str, Any], name: str) -> dict[str, Any]:
+    """A target's inventory as Kapitan's generators see it by name.
+
+    Kapitan fills ``kapitan.target_full_path`` in after templates took their
+    copy of the inventory, but before kadet's ``inventory()`` and Jsonnet's
+    ``inventory(target)`` read a target: they see it set, templates see ``''``.
+    """
+    kapitan = dict(target["parameters"]["kapitan"])
+    kapitan["target_full_path"] = name.replace(".", "/")
+    return {**target, "parameters": {**target["parameters"], "kapitan": kapitan}}

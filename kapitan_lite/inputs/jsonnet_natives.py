@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from ..compile.deps import Deps
-from .base import TargetEnv
+from .base import TargetEnv, with_target_full_path
 
 Native = tuple[tuple[str, ...], Callable[..., Any]]
 
@@ -62,10 +62,10 @@ def natives(env: TargetEnv, render_template: Callable[[str, dict[str, Any]], str
         if target is None:
             return {name: env.inventory_global[name] for name in env.inventory_global}
         if target == env.name:
-            return env.inventory
+            return with_target_full_path(env.inventory, target)
         if target not in env.inventory_global:
             raise ValueError(f"inventory(): no target named {target!r}")
-        return env.inventory_global[target]
+        return with_target_full_path(env.inventory_global[target], target)
 
     def yaml_load(name: str) -> str:
         with open(_yaml_file(paths, name, env.deps), encoding="utf-8") as fp:
