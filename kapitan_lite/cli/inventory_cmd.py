@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -29,7 +30,7 @@ def _stream_json(inv: Inventory) -> None:
 
     Problems are collected and raised at the end, all of them.
     """
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     encoder = IndentedJSON(2)
     problems = []
     first = True
@@ -39,10 +40,10 @@ def _stream_json(inv: Inventory) -> None:
         problems.extend(errs)
         if errs or problems:
             continue  # keep looking for problems; print nothing more
-        out.write(("{\n  " if first else ",\n  ") + json.dumps(name) + ": ")
+        # one write per target: the JSON text of one target is small next to the fleet
+        out.write(("{\n  " if first else ",\n  ") + json.dumps(name) + ": "
+                  + encoder.dumps(resolved[name], 1))
         first = False
-        for chunk in encoder.chunks(resolved[name], 1):
-            out.write(chunk)
     if problems:
         raise UserError(problems)
     out.write("{}\n" if first else "\n}\n")
@@ -76,10 +77,7 @@ def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, f
             data = inv.resolve_all()
         if fmt == "json":
             # json.dumps(data, indent=2, sort_keys=True), streamed and faster
-            out = click.get_text_stream("stdout")
-            for chunk in IndentedJSON(2).chunks(data):
-                out.write(chunk)
-            out.write("\n")
+            sys.stdout.write(IndentedJSON(2).dumps(data) + "\n")
         else:
             click.echo(dump_inventory_yaml(data), nl=False)
         return 0
