@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from .inventory.engine import DEFAULT_ENGINE
+
 
 def find_root(start: str, inventory_path: str = "inventory") -> str:
     """The project root: the nearest directory, from ``start`` upwards, holding
@@ -39,7 +41,7 @@ class Settings:
     refs_path: str = "refs"
     search_paths: tuple[str, ...] = (".", "lib")
     jinja2_filters: str = os.path.join("lib", "jinja2_filters.py")
-    backend: str = "reclass"
+    backend: str = DEFAULT_ENGINE
     parallelism: int = 0
     compose_target_name: bool = False
     reveal: bool = False

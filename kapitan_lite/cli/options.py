@@ -18,7 +18,7 @@ import click
 
 from .. import dotkapitan
 from ..errors import UserError
-from ..inventory import ENGINES
+from ..inventory import DEFAULT_ENGINE, ENGINES
 from ..project import Settings, find_root
 
 EXIT_USER = 2
@@ -29,7 +29,7 @@ COMMON = [
     click.option("--output-path", default=None, help="Output goes to OUTPUT_PATH/compiled [.]."),
     click.option("--refs-path", default=None, help="Refs directory [refs]."),
     click.option("--backend", "--inventory-backend", "backend", default=None,
-                 type=click.Choice(ENGINES), help="Inventory engine [reclass]."),
+                 type=click.Choice(ENGINES), help=f"Inventory engine [{DEFAULT_ENGINE}]."),
     click.option("--compose-target-name", is_flag=True, default=None,
                  help="Name targets by their path under targets/ (sub/t.yml -> sub.t)."),
     click.option("-J", "--search-paths", "search_paths", multiple=True,
@@ -110,7 +110,7 @@ def settings_from(opts: dict[str, Any], command: str = "compile") -> Settings:
         refs_path=opts.get("refs_path") or "refs",
         search_paths=search,
         jinja2_filters=opts.get("jinja2_filters") or os.path.join("lib", "jinja2_filters.py"),
-        backend=opts.get("backend") or "reclass",
+        backend=opts.get("backend") or DEFAULT_ENGINE,
         parallelism=opts.get("parallelism") or 0,
         compose_target_name=bool(opts.get("compose_target_name")),
         reveal=bool(opts.get("reveal")),

@@ -49,7 +49,9 @@ def render_each(engine: Engine, targets: list[str]) -> dict[str, dict[str, Any] 
     return out
 
 
+# The first is the default: kapitan-lite's own engine; the others are kept for cross-checking.
 ENGINES = ("kapitan-lite", "reclass", "reclass-rs")
+DEFAULT_ENGINE = ENGINES[0]
 
 
 def make_engine(name: str, inventory_path: str, config: dict[str, Any]) -> Engine:

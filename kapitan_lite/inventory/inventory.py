@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import Problem, UserError
 from .config import CONFIG_FILE, absolute_uri, load_reclass_config
-from .engine import Engine, EngineError, EngineProblems, make_engine
+from .engine import DEFAULT_ENGINE, Engine, EngineError, EngineProblems, make_engine
 from .kapitan_model import normalise_kapitan
 from .locate import Locator
 from .native_engine import NativeEngine
@@ -22,7 +22,7 @@ Target = dict[str, Any]  # {parameters, classes, applications, exports}
 class Inventory:
     """A reclass inventory in Kapitan's layout, resolved lazily per target."""
 
-    def __init__(self, inventory_path: str, backend: str = "reclass",
+    def __init__(self, inventory_path: str, backend: str = DEFAULT_ENGINE,
                  compose_node_name: bool = False):
         if not os.path.isdir(inventory_path):
             raise UserError.of("inventory not found (no such directory)", path=inventory_path)
