@@ -155,3 +155,20 @@ def test_output_path_option(project, tmp_path):
     assert (out / "compiled/alpha/manifests/app.yml").read_text() == "name: alpha\nreplicas: 1"
     assert not (project / "compiled").exists()
     assert not Path(out / ".kcompile-staging").exists()
+
+
+def test_a_worker_that_dies_is_an_internal_error_and_compiled_is_untouched(tmp_path):
+    root = simple_project(tmp_path / "p")
+    assert kcompile(cwd=root).code == 0
+    before = snapshot(root / "compiled")
+    write_tree(root, {
+        "lib/jinja2_filters.py": "import os\n\ndef die(value):\n    os._exit(7)\n",
+        "templates/app.yml": "name: {{ inventory.parameters.target_name | die }}\n",
+    })
+    run = kcompile("-p", "2", cwd=root, timeout=60)
+    assert run.code == 3, run.err
+    assert run.err_lines[0] == ("kcompile: internal error: WorkerError: a compile worker died "
+                                "(exit code 7) (run with --debug for a traceback)")
+    assert "Traceback" not in run.err
+    assert snapshot(root / "compiled") == before
+    assert not (root / ".kcompile-staging").exists()
