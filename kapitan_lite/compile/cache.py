@@ -71,6 +71,7 @@ class Cache:
         self.entries: dict[str, Entry] = {}
         self.hasher = Hasher()
         self._inventory_keys: dict[str, str] = {}  # memo for this run
+        self._dep_lines: dict[tuple[str, str], bytes] = {}  # memo for this run
         self._dirty = False
         if enabled:
             self._load()
@@ -88,9 +89,16 @@ class Cache:
 
     def _hash_deps(self, h: Any, deps: list[list[str]]) -> None:
         """Feed each dependency and its current hash into ``h`` (deps are stored sorted)."""
-        hasher = self.hasher
+        # Targets share most of their dependencies: each one's line is built once.
+        lines = self._dep_lines
+        out = []
         for kind, path in deps:
-            h.update(f"{kind}\0{path}\0{hasher(kind, path)}\n".encode())
+            line = lines.get((kind, path))
+            if line is None:
+                line = lines[(kind, path)] = \
+                    f"{kind}\0{path}\0{self.hasher(kind, path)}\n".encode()
+            out.append(line)
+        h.update(b"".join(out))
 
     def inventory_key(self, name: str) -> str | None:
         """A target's inventory key from its recorded inventory inputs, as they are now."""
