@@ -328,6 +328,12 @@ def test_interrupted_diff_leaves_nothing_behind(tmp_path, how):
     for i in range(60):
         write_tree(root, {f"inventory/targets/t{i:02d}.yml": "classes: [common, web]\n"})
         ref_file(root, f"targets/t{i:02d}/db", f"t{i:02d}-secret-value")
+    # Each target takes a while to render, on both sides, so the signal always
+    # lands while they compile, however loaded the machine is.
+    write_tree(root, {
+        "lib/jinja2_filters.py": "import time\n\ndef slow(v):\n    time.sleep(0.3)\n    return v\n",
+        "templates/docs/README.md": "# {{ target | slow }}\n",
+    })
     commit(root, "more targets")
     change_log_level(root)
     state = git_state(root)
