@@ -175,6 +175,8 @@ def test_refs_write_errors(tmp_path):
         assert run.code == 2, args
         assert message in run.err, (args, run.err)
         assert "Traceback" not in run.err
+        # refs never writes compiled/, so its summary does not talk about it
+        assert run.err_lines[-1] == "kcompile: 1 problem", run.err
 
 
 def test_each_ref_is_decrypted_once_per_run(tmp_path, gpg_keys):

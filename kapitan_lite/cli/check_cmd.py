@@ -38,4 +38,4 @@ def check_cmd(ctx: click.Context, **local: Any) -> None:
         click.echo(render_check(result), nl=False)
         return EXIT_DIFFERENT
 
-    run_action(opts, action)
+    run_action(opts, action, writes_compiled=False)

@@ -55,4 +55,4 @@ def diff_cmd(ctx: click.Context, base: str, head: str | None, fmt: str, committe
                        f"of {result.base} and {head_n} of {result.head}", err=True)
         return 1 if exit_code and result.diff.targets else 0
 
-    run_action(opts, action)
+    run_action(opts, action, writes_compiled=False)

@@ -73,4 +73,4 @@ def explain_cmd(ctx: click.Context, target: str, fmt: str, key: str, **local: An
             click.echo(render_text(exp))
         return 0 if exp.found else 1
 
-    run_action(opts, action)
+    run_action(opts, action, writes_compiled=False)

@@ -82,4 +82,4 @@ def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, f
             click.echo(dump_inventory_yaml(data), nl=False)
         return 0
 
-    run_action(opts, action)
+    run_action(opts, action, writes_compiled=False)

@@ -139,8 +139,14 @@ def _terminate(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_action(opts: dict[str, Any], action: Callable[[], int | None]) -> None:
-    """Run an action, turning errors into messages and exit codes."""
+def run_action(opts: dict[str, Any], action: Callable[[], int | None],
+               writes_compiled: bool = True) -> None:
+    """Run an action, turning errors into messages and exit codes.
+
+    ``writes_compiled``: the action may write ``compiled/``, so a failure says
+    that it left it unchanged.
+    """
+    unchanged = "; compiled/ left unchanged" if writes_compiled else ""
     debug = bool(opts.get("debug"))
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO if opts.get("verbose") else logging.WARNING,
@@ -156,11 +162,10 @@ def run_action(opts: dict[str, Any], action: Callable[[], int | None]) -> None:
         for problem in exc.problems:
             click.echo(problem.render(), err=True)
         n = len(exc.problems)
-        click.echo(f"kcompile: {n} problem{'s' if n != 1 else ''}; compiled/ left unchanged",
-                   err=True)
+        click.echo(f"kcompile: {n} problem{'s' if n != 1 else ''}{unchanged}", err=True)
         sys.exit(EXIT_USER)
     except KeyboardInterrupt:
-        click.echo("kcompile: interrupted; compiled/ left unchanged", err=True)
+        click.echo(f"kcompile: interrupted{unchanged}", err=True)
         sys.exit(130)
     except Exception as exc:
         if debug:

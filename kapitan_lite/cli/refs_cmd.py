@@ -130,7 +130,7 @@ def write_cmd(ctx: click.Context, token: str, file_name: str, encode_base64: boo
                    f"?{{{type_name}:{path}:{ref.hash[:8]}}}", err=True)
         return 0
 
-    run_action(opts, action)
+    run_action(opts, action, writes_compiled=False)
 
 
 @refs_cmd.command("reveal")
@@ -178,7 +178,7 @@ def reveal_cmd(ctx: click.Context, ref_file: str | None, file_name: str | None, 
             raise _ref_problems(exc, rfile or fname or "") from None
         return 0
 
-    run_action(opts, action)
+    run_action(opts, action, writes_compiled=False)
 
 
 def _infer_target(path: str, targets: set[str]) -> str | None:
@@ -277,4 +277,4 @@ def rotate_cmd(ctx: click.Context, tokens: tuple[str, ...], all_refs: bool, type
             raise UserError(problems)
         return 0
 
-    run_action(opts, action)
+    run_action(opts, action, writes_compiled=False)
