@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
 import click
 
 from .. import __version__
-from .check_cmd import check_cmd
 from .compile_cmd import compile_cmd, compile_targets
-from .diff_cmd import diff_cmd
-from .explain_cmd import explain_cmd
-from .inventory_cmd import inventory_cmd
 from .options import COMMON, OUTPUT, REVEAL, SELECT, apply_options, run_action
-from .refs_cmd import refs_cmd
+
+# Each command's module is imported only when that command runs (or --help lists it).
+_LAZY = {
+    "inventory": ("inventory_cmd", "inventory_cmd"),
+    "refs": ("refs_cmd", "refs_cmd"),
+    "explain": ("explain_cmd", "explain_cmd"),
+    "check": ("check_cmd", "check_cmd"),
+    "diff": ("diff_cmd", "diff_cmd"),
+}
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A group whose commands other than ``compile`` load on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY and cmd_name not in self.commands:
+            module, attr = _LAZY[cmd_name]
+            mod = importlib.import_module(f"{__package__}.{module}")
+            self.add_command(getattr(mod, attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Group, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @apply_options(COMMON)
 @apply_options(SELECT)
 @apply_options(OUTPUT)
@@ -32,11 +52,6 @@ def cli(ctx: click.Context, **opts: Any) -> None:
 
 
 cli.add_command(compile_cmd)
-cli.add_command(inventory_cmd)
-cli.add_command(refs_cmd)
-cli.add_command(explain_cmd)
-cli.add_command(check_cmd)
-cli.add_command(diff_cmd)
 
 
 def _expand_multi_targets(argv: list[str], commands: set[str]) -> list[str]:
@@ -62,4 +77,4 @@ def _expand_multi_targets(argv: list[str], commands: set[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = list(sys.argv[1:] if argv is None else argv)
-    cli.main(args=_expand_multi_targets(args, set(cli.commands)), prog_name="kcompile")
+    cli.main(args=_expand_multi_targets(args, {*cli.commands, *_LAZY}), prog_name="kcompile")

@@ -139,8 +139,8 @@ class Cache:
             return set()
         # A few targets (-t): look only in their dirs, not the whole fleet's output.
         few = len(names) * 4 < len(target_dirs)
-        on_disk = _scan(compiled_dir, sorted({target_dirs[n] for n in names}) if few else None)
-        owned = _by_owner(on_disk, set(target_dirs.values()))
+        owned = _scan_owned(compiled_dir, set(target_dirs.values()),
+                            sorted({target_dirs[n] for n in names}) if few else None)
         fresh = set()
         for name in names:
             entry = self.entries.get(name)
@@ -235,29 +235,18 @@ class Cache:
             raise
 
 
-def _by_owner(on_disk: dict[str, tuple[int, int, int] | None],
-              target_dirs: set[str]) -> dict[str, dict[str, tuple[int, int, int] | None]]:
-    """Group paths by the target dir they belong to (the deepest one that holds them).
+def _scan_owned(compiled_dir: str, target_dirs: set[str], only: list[str] | None = None
+                ) -> dict[str, dict[str, tuple[int, int, int] | None]]:
+    """What lies in each target's dir under ``compiled/`` (all of it, or the dirs ``only``).
 
-    A target's own dir appears under the key ``""``; paths in no target's dir are left out.
+    Paths are grouped by the deepest target dir that holds them, relative to
+    it: files map to (size, mtime_ns, mode), dirs to None, and the target's
+    own dir appears under ``""``. Paths in no target's dir are left out (and
+    their files are not even stat'ed).
     """
     owned: dict[str, dict[str, tuple[int, int, int] | None]] = {}
-    for path, st in on_disk.items():
-        parts = path.split("/")
-        for depth in range(len(parts), 0, -1):
-            owner = "/".join(parts[:depth])
-            if owner in target_dirs:
-                owned.setdefault(owner, {})["/".join(parts[depth:])] = st
-                break
-    return owned
 
-
-def _scan(compiled_dir: str, only: list[str] | None = None) -> dict[str, tuple[int, int, int] | None]:
-    """Every path under ``compiled/`` (or under the dirs ``only``, relative to it):
-    files map to (size, mtime_ns, mode), dirs to None."""
-    out: dict[str, tuple[int, int, int] | None] = {}
-
-    def walk(path: str, rel: str) -> None:
+    def walk(path: str, rel: str, mine: dict | None, cut: int) -> None:
         try:
             entries = list(os.scandir(path))
         except OSError:
@@ -265,21 +254,28 @@ def _scan(compiled_dir: str, only: list[str] | None = None) -> dict[str, tuple[i
         for e in entries:
             r = f"{rel}{e.name}"
             if e.is_dir(follow_symlinks=False):
-                out[r] = None
-                walk(e.path, r + "/")
-            else:
+                if r in target_dirs:
+                    theirs = owned.setdefault(r, {})
+                    theirs[""] = None
+                    walk(e.path, r + "/", theirs, len(r) + 1)
+                else:
+                    if mine is not None:
+                        mine[r[cut:]] = None
+                    walk(e.path, r + "/", mine, cut)
+            elif mine is not None:
                 st = e.stat(follow_symlinks=False)
-                out[r] = (st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+                mine[r[cut:]] = (st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
 
     if only is None:
-        walk(compiled_dir, "")
+        walk(compiled_dir, "", None, 0)
     else:
         for d in only:
             full = os.path.join(compiled_dir, d)
             if os.path.isdir(full):
-                out[d] = None
-                walk(full, d + "/")
-    return out
+                mine = owned.setdefault(d, {})
+                mine[""] = None
+                walk(full, d + "/", mine, len(d) + 1)
+    return owned
 
 
 def fingerprint(version: str, options: dict[str, Any]) -> str:

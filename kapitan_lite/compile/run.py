@@ -10,20 +10,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import UserError
-from ..inputs.base import OutputOptions
 from ..inventory import Inventory
-from ..inventory.lazy import LazyGlobalInventory
 from ..project import Settings
-from ..refs.backends import Backends
-from ..refs.compiler import TagCompiler
-from ..refs.store import RefStore
 from .cache import Cache, fingerprint
-from .concurrency import run_targets
-from .target import CompileJob, TargetResult
 from .writer import Staging, apply
+
+if TYPE_CHECKING:
+    from .target import TargetResult
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +98,16 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     if on_start is not None:
         on_start(len(stale))
     if stale:
+        # Imported here: a run that the cache answers needs none of them, and
+        # their imports (refs, input types, Jinja2) are a good part of its time.
+        from ..inputs.base import OutputOptions
+        from ..inventory.lazy import LazyGlobalInventory
+        from ..refs.backends import Backends
+        from ..refs.compiler import TagCompiler
+        from ..refs.store import RefStore
+        from .concurrency import run_targets
+        from .target import CompileJob
+
         tags = TagCompiler(RefStore(settings.refs_path), Backends(settings.identities),
                            reveal=settings.reveal, embed=settings.embed_refs)
         # Build the engine (it indexes the inventory) once, before forking.
