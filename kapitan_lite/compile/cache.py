@@ -72,6 +72,8 @@ class Cache:
         self.hasher = Hasher()
         self._inventory_keys: dict[str, str] = {}  # memo for this run
         self._dep_lines: dict[tuple[str, str], bytes] = {}  # memo for this run
+        # Modification times, read when recording (after every compile of the run).
+        self._mtimes: dict[tuple[str, str], int] = {}
         self._dirty = False
         if enabled:
             self._load()
@@ -188,8 +190,12 @@ class Cache:
             return
         inv = sorted([k, p] for k, p in inventory_deps)
         inp = sorted([k, p] for k, p in deps.inputs)
+        mtimes = self._mtimes
         for kind, path in [*inv, *inp]:
-            if _changed_during_run(self.hasher.mtime_ns(kind, path), run_started_ns):
+            mtime = mtimes.get((kind, path))
+            if mtime is None:  # targets share most dependencies: look at each once
+                mtime = mtimes[(kind, path)] = self.hasher.mtime_ns(kind, path)
+            if _changed_during_run(mtime, run_started_ns):
                 self.entries.pop(name, None)  # may have changed while we read it
                 return
         inv_entry = Entry(key="", inventory_key="", target_dir=target_dir, inventory_deps=inv,
@@ -228,7 +234,8 @@ class Cache:
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fp:
-                json.dump(state, fp, separators=(",", ":"))
+                # dumps, not dump: only the one-shot encoder is the C one
+                fp.write(json.dumps(state, separators=(",", ":")))
             os.replace(tmp, os.path.join(self.dir, STATE_FILE))
         except BaseException:
             os.unlink(tmp)

@@ -17,7 +17,7 @@ from ..errors import UserError
 from ..inventory import Inventory
 from ..project import Settings
 from .cache import Cache, fingerprint
-from .writer import Staging, apply
+from .writer import Staging, apply, nested_targets
 
 if TYPE_CHECKING:
     from .target import TargetResult
@@ -134,7 +134,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 search_paths=[*settings.search_paths, staging.root],
                 jinja2_filters_path=settings.jinja2_filters,
                 tags=tags,
-                all_target_dirs=all_dirs,
+                nested_dirs=nested_targets(all_dirs),
                 bytecode_dir=os.path.join(store.dir if store.enabled else staging.root,
                                           f"jinja2-{_source_digest()[:16]}"),
                 track_deps=store.enabled,

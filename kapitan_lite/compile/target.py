@@ -18,7 +18,7 @@ from ..refs.store import RefError
 from .deps import Deps
 from .plan import expand_input_path, plan_target
 from .staged import StagedTarget
-from .writer import Manifest, nested_targets
+from .writer import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class CompileJob:
     search_paths: list[str]
     jinja2_filters_path: str
     tags: TagCompiler
-    all_target_dirs: set[str]
+    nested_dirs: dict[str, set[str]]  # target dir -> other targets' dirs inside it
     bytecode_dir: str | None = None
     track_deps: bool = True  # only the cache needs them
     reveal: bool = False
@@ -112,7 +112,7 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
         bytecode_dir=job.bytecode_dir,
     )
     staged_root = env.output_root = os.path.join(job.staging_compiled, plan.target_dir)
-    nested = nested_targets(plan.target_dir, job.all_target_dirs)
+    nested = job.nested_dirs.get(plan.target_dir, set())
     staged = env.staged = StagedTarget(staged_root, nested)
     tfile = job.inventory.targets[name].path
     locator = Locator(job.inventory.classes_dir, tfile, name)

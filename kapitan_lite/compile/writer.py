@@ -77,10 +77,20 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-def nested_targets(target_dir: str, all_target_dirs: set[str]) -> set[str]:
-    """Other targets' dirs nested inside ``target_dir`` (relative to it)."""
-    prefix = target_dir + "/"
-    return {d[len(prefix):] for d in all_target_dirs if d.startswith(prefix)}
+def nested_targets(all_target_dirs: set[str]) -> dict[str, set[str]]:
+    """For each target dir that holds other targets' dirs, those dirs (relative to it).
+
+    Built once per run: asking each target in turn would cost the square of
+    the fleet's size.
+    """
+    nested: dict[str, set[str]] = {}
+    for d in all_target_dirs:
+        parts = d.split("/")
+        for depth in range(1, len(parts)):
+            outer = "/".join(parts[:depth])
+            if outer in all_target_dirs:
+                nested.setdefault(outer, set()).add("/".join(parts[depth:]))
+    return nested
 
 
 def _under(rel: str, protected: set[str]) -> bool:
@@ -95,10 +105,11 @@ def apply(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     ``compiled/`` that belongs to no target is removed too.
     """
     os.makedirs(compiled_dir, exist_ok=True)
+    nested = nested_targets(all_target_dirs)
     for m in sorted(manifests, key=lambda m: m.target_dir):
         src_root = os.path.join(staging.compiled, m.target_dir)
         dst_root = os.path.join(compiled_dir, m.target_dir)
-        protected = nested_targets(m.target_dir, all_target_dirs)
+        protected = nested.get(m.target_dir, set())
         if not m.present and not protected:
             _remove(dst_root)
             continue
