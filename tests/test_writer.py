@@ -172,3 +172,10 @@ def test_a_worker_that_dies_is_an_internal_error_and_compiled_is_untouched(tmp_p
     assert "Traceback" not in run.err
     assert snapshot(root / "compiled") == before
     assert not (root / ".kcompile-staging").exists()
+
+
+def test_nested_target_dirs_index():
+    from kapitan_lite.compile.writer import nested_targets
+
+    dirs = {"a", "a/b", "a/b/c", "x/y", "x/y/z", "ab"}
+    assert nested_targets(dirs) == {"a": {"b", "b/c"}, "a/b": {"c"}, "x/y": {"z"}}

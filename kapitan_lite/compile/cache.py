@@ -29,7 +29,7 @@ from .deps import Deps, Hasher
 
 CACHE_NAME = ".kcompile-cache"
 STATE_FILE = "state.json"
-FORMAT = 1
+FORMAT = 2
 # A dependency modified after the run started may have changed while it was
 # being read: such a target is not cached. File times come from the kernel's
 # coarse clock, a few ms behind; on filesystems that keep whole seconds only,
@@ -69,7 +69,7 @@ class Cache:
         self.fingerprint = fingerprint
         self.enabled = enabled
         self.entries: dict[str, Entry] = {}
-        self.hasher = Hasher()
+        self.hasher = Hasher()  # given the known file stats by _load
         self._inventory_keys: dict[str, str] = {}  # memo for this run
         self._dep_lines: dict[tuple[str, str], bytes] = {}  # memo for this run
         # Modification times, read when recording (after every compile of the run).
@@ -85,9 +85,15 @@ class Cache:
                 state = json.load(fp)
             if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
                 return
-            self.entries = {name: Entry(**e) for name, e in state["targets"].items()}
+            entries = {name: Entry(**e) for name, e in state["targets"].items()}
+            known = state["files"]
+            if not isinstance(known, dict) or not all(
+                    isinstance(v, list) and len(v) == 5 for v in known.values()):
+                raise ValueError("bad file table")
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
-            self.entries = {}  # missing or corrupt: start empty, never trust it
+            return  # missing or corrupt: start empty, never trust it
+        self.entries = entries
+        self.hasher = Hasher(known)
 
     def _hash_deps(self, h: Any, deps: list[list[str]]) -> None:
         """Feed each dependency and its current hash into ``h`` (deps are stored sorted)."""
@@ -218,11 +224,18 @@ class Cache:
         """Drop a target (it failed, or no longer exists)."""
         self._dirty |= self.entries.pop(name, None) is not None
 
-    def save(self, keep: set[str]) -> None:
-        """Write the cache atomically, keeping only the targets in ``keep``."""
+    def save(self, keep: set[str], run_started_ns: int) -> None:
+        """Write the cache atomically, keeping only the targets in ``keep``.
+
+        A file changed shortly before it was read may change again within the
+        same tick of the file clock, unseen by its times: such files are not
+        noted, so the next run reads them again rather than trust their stat.
+        """
         if not self.enabled:
             return
-        if not self._dirty and set(self.entries) <= keep:
+        files = {path: st for path, st in sorted(self.hasher.stats.items())
+                 if not _changed_during_run(max(st[2], st[3]), run_started_ns)}
+        if not self._dirty and set(self.entries) <= keep and files == self.hasher.known:
             return  # nothing new to remember
         os.makedirs(self.dir, exist_ok=True)
         ignore = os.path.join(self.dir, ".gitignore")
@@ -230,7 +243,8 @@ class Cache:
             with open(ignore, "w") as fp:
                 fp.write("# kcompile's incremental cache: never commit it\n*\n")
         state = {"format": FORMAT, "fingerprint": self.fingerprint,
-                 "targets": {n: vars(e) for n, e in sorted(self.entries.items()) if n in keep}}
+                 "targets": {n: vars(e) for n, e in sorted(self.entries.items()) if n in keep},
+                 "files": files}
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fp:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 
 # Dependency kinds: a file's bytes; a directory's whole tree (names and bytes);
@@ -57,10 +58,20 @@ class Deps:
 
 
 class Hasher:
-    """Content hashes of files, trees and globs, each computed once per run."""
+    """Content hashes of files, trees and globs, each computed once per run.
 
-    def __init__(self) -> None:
+    ``known`` holds, from an earlier run, each file's hash with its inode,
+    size, modification and change times. A file whose four are unchanged is
+    not read again: writing a file, or setting its times back, moves its
+    change time, which no program can set. Every file hashed is noted in
+    :attr:`stats` for the next run, which keeps only those that had not
+    changed for a while when they were read (see ``Cache.save``).
+    """
+
+    def __init__(self, known: dict[str, list] | None = None) -> None:
         self._memo: dict[tuple[str, str], str] = {}
+        self.known = known or {}
+        self.stats: dict[str, list] = {}  # path -> [ino, size, mtime_ns, ctime_ns, sha256]
 
     def __call__(self, kind: str, path: str) -> str:
         """The hash of one dependency as it is now."""
@@ -74,10 +85,21 @@ class Hasher:
     def _compute(self, kind: str, path: str) -> str:
         if kind == FILE:
             try:
-                with open(path, "rb") as fp:
-                    digest = hashlib.sha256(fp.read()).hexdigest()
+                st = os.stat(path)
+                if stat.S_ISDIR(st.st_mode):
+                    return "dir:" + self(TREE, path)
+                now = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+                seen = self.known.get(path)
+                if seen is not None and seen[:4] == now:
+                    digest = seen[4]
+                else:
+                    with open(path, "rb") as fp:
+                        digest = hashlib.sha256(fp.read()).hexdigest()
+                    # Read after the stat: a write in between moves the times
+                    # away from those noted, so the next run reads it again.
+                self.stats[path] = [*now, digest]
                 # The mode is part of it: jinja2 and copy keep source modes.
-                return f"{digest}:{os.stat(path).st_mode & 0o7777:o}"
+                return f"{digest}:{st.st_mode & 0o7777:o}"
             except FileNotFoundError:
                 return "absent"
             except IsADirectoryError:
