@@ -255,6 +255,13 @@ def test_same_size_edit_with_its_times_set_back_is_seen(proj, tmp_path):
     state = json.loads((proj / ".kcompile-cache/state.json").read_text())
     footer = str(Path("templates/footer.txt"))
     assert footer in state["files"]  # trusted by its stat from now on
+    web = str(Path("inventory/classes/teams/web.yml"))  # read by gamma only
+    assert web in state["files"]
+    # A -t run edits the table of what it read, and keeps the rest of it.
+    (proj / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 5\n")
+    assert compiled_counts(kcompile("-t", "alpha", cwd=proj)) == (1, 0)
+    assert web in json.loads((proj / ".kcompile-cache/state.json").read_text())["files"]
     path = proj / footer
     before = path.stat()
     path.write_text("# FOOTER\n")  # same size

@@ -224,8 +224,10 @@ class Cache:
         """Drop a target (it failed, or no longer exists)."""
         self._dirty |= self.entries.pop(name, None) is not None
 
-    def save(self, keep: set[str], run_started_ns: int) -> None:
+    def save(self, keep: set[str], run_started_ns: int, everything: bool = True) -> None:
         """Write the cache atomically, keeping only the targets in ``keep``.
+
+        ``everything``: this run checked every target (not just those of ``-t``).
 
         A file changed shortly before it was read may change again within the
         same tick of the file clock, unseen by its times: such files are not
@@ -233,8 +235,11 @@ class Cache:
         """
         if not self.enabled:
             return
-        files = {path: st for path, st in sorted(self.hasher.stats.items())
+        noted = {path: st for path, st in self.hasher.stats.items()
                  if not _changed_during_run(max(st[2], st[3]), run_started_ns)}
+        # A run that checked every target read every source it knows of; a
+        # partial one (-t) keeps what it did not look at for the next full run.
+        files = dict(sorted((noted if everything else {**self.hasher.known, **noted}).items()))
         if not self._dirty and set(self.entries) <= keep and files == self.hasher.known:
             return  # nothing new to remember
         os.makedirs(self.dir, exist_ok=True)

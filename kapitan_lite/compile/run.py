@@ -169,6 +169,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
         report.unchanged += len(m.files) - len(m.changed)
         store.record(r.name, m.target_dir, r.inventory_deps, r.deps, m.hashes, m.dirs,
                      settings.compiled_dir, inventory.names(), started_ns)
-    store.save(keep=set(inventory.targets), run_started_ns=started_ns)
+    store.save(keep=set(inventory.targets), run_started_ns=started_ns,
+               everything=set(selected) == set(inventory.targets))
     report.seconds = time.monotonic() - start
     return report
