@@ -72,8 +72,6 @@ class Cache:
         self.hasher = Hasher()  # given the known file stats by _load
         self._inventory_keys: dict[str, str] = {}  # memo for this run
         self._dep_lines: dict[tuple[str, str], bytes] = {}  # memo for this run
-        # Modification times, read when recording (after every compile of the run).
-        self._mtimes: dict[tuple[str, str], int] = {}
         self._dirty = False
         if enabled:
             self._load()
@@ -196,12 +194,8 @@ class Cache:
             return
         inv = sorted([k, p] for k, p in inventory_deps)
         inp = sorted([k, p] for k, p in deps.inputs)
-        mtimes = self._mtimes
         for kind, path in [*inv, *inp]:
-            mtime = mtimes.get((kind, path))
-            if mtime is None:  # targets share most dependencies: look at each once
-                mtime = mtimes[(kind, path)] = self.hasher.mtime_ns(kind, path)
-            if _changed_during_run(mtime, run_started_ns):
+            if _changed_during_run(self.hasher.mtime_ns(kind, path), run_started_ns):
                 self.entries.pop(name, None)  # may have changed while we read it
                 return
         inv_entry = Entry(key="", inventory_key="", target_dir=target_dir, inventory_deps=inv,

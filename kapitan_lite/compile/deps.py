@@ -72,6 +72,7 @@ class Hasher:
         self._memo: dict[tuple[str, str], str] = {}
         self.known = known or {}
         self.stats: dict[str, list] = {}  # path -> [ino, size, mtime_ns, ctime_ns, sha256]
+        self._mtimes: dict[tuple[str, str], int] = {}
 
     def __call__(self, kind: str, path: str) -> str:
         """The hash of one dependency as it is now."""
@@ -123,7 +124,18 @@ class Hasher:
         raise ValueError(kind)
 
     def mtime_ns(self, kind: str, path: str) -> int:
-        """The newest modification time among a dependency's files (0 if none)."""
+        """The newest modification time among a dependency's files (0 if none).
+
+        Read once per run, when the first target that depends on it is
+        recorded, which is after every compile of the run.
+        """
+        key = (kind, path)
+        got = self._mtimes.get(key)
+        if got is None:
+            got = self._mtimes[key] = self._newest_mtime(kind, path)
+        return got
+
+    def _newest_mtime(self, kind: str, path: str) -> int:
         if kind in (FILE, EXISTS):
             try:
                 return os.lstat(path).st_mtime_ns
