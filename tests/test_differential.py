@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kapitan_lite.inventory.config import load_reclass_config
-from kapitan_lite.inventory.engine import EngineError, make_engine
+from kapitan_lite.inventory.engine import make_engine
+from kapitan_lite.inventory.engine_api import EngineError
 
 EXAMPLES = int(os.environ.get("KCOMPILE_FUZZ_EXAMPLES", "60"))
 KEYS = ["a", "b", "c", "d"]

@@ -9,7 +9,7 @@ import click
 
 from ..errors import UserError
 from ..inventory import Inventory
-from ..inventory.provenance import Contribution, Explanation, Reference, key_path
+from ..inventory.native.provenance import Contribution, Explanation, Reference, key_path
 from .options import COMMON, apply_options, merge_opts, run_action, settings_from
 
 

@@ -1,53 +1,10 @@
-"""The inventory engine interface and the registry of engines."""
+"""The registry of inventory engines."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from ..errors import Problem
-
-
-class EngineError(Exception):
-    """An engine failed to render a target; ``message`` is the engine's own text."""
-
-    def __init__(self, message: str, target: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.target = target
-
-
-class EngineProblems(EngineError):
-    """An engine failure already located: one :class:`Problem` per cause."""
-
-    def __init__(self, problems: list[Problem], target: str = ""):
-        super().__init__("; ".join(p.message for p in problems), target)
-        self.problems = problems
-
-
-class Engine(Protocol):
-    """Renders reclass targets: ``{classes, applications, parameters, exports}``."""
-
-    name: str
-
-    def render(self, target: str) -> dict[str, Any]:
-        """Render one target, reading only the classes it needs."""
-        ...
-
-    def render_all(self, targets: list[str]) -> dict[str, dict[str, Any] | EngineError]:
-        """Render several targets; a failed target maps to its error."""
-        ...
-
-
-def render_each(engine: Engine, targets: list[str]) -> dict[str, dict[str, Any] | EngineError]:
-    """Render targets one by one with ``engine.render``, keeping each failure."""
-    out: dict[str, dict[str, Any] | EngineError] = {}
-    for name in targets:
-        try:
-            out[name] = engine.render(name)
-        except EngineError as exc:
-            out[name] = exc
-    return out
-
+from .engine_api import Engine
 
 # The first is the default: kapitan-lite's own engine; the others are kept for cross-checking.
 ENGINES = ("kapitan-lite", "reclass", "reclass-rs")
@@ -57,7 +14,7 @@ DEFAULT_ENGINE = ENGINES[0]
 def make_engine(name: str, inventory_path: str, config: dict[str, Any]) -> Engine:
     """Build the engine called ``name`` for an inventory and its reclass config."""
     if name == "kapitan-lite":
-        from .native_engine import NativeEngine
+        from .native.engine import NativeEngine
 
         return NativeEngine(inventory_path, config)
     if name == "reclass":

@@ -9,11 +9,12 @@ from typing import Any
 
 from ..errors import Problem, UserError
 from .config import CONFIG_FILE, absolute_uri, load_reclass_config
-from .engine import DEFAULT_ENGINE, Engine, EngineError, EngineProblems, make_engine
+from .engine import DEFAULT_ENGINE, make_engine
+from .engine_api import Engine, EngineError, EngineProblems
 from .kapitan_model import normalise_kapitan
 from .locate import Locator
-from .native_engine import NativeEngine
-from .provenance import Explanation
+from .native.engine import NativeEngine
+from .native.provenance import Explanation
 from .targets import TargetFile, discover_targets
 
 Target = dict[str, Any]  # {parameters, classes, applications, exports}

@@ -11,7 +11,7 @@ import yaml
 from reclass.errors import ReclassException
 
 from .config import absolute_uri
-from .engine import EngineError, render_each
+from .engine_api import EngineError, render_each
 
 
 class ReclassEngine:

@@ -6,7 +6,7 @@ from typing import Any
 
 import reclass_rs
 
-from .engine import EngineError, render_each
+from .engine_api import EngineError, render_each
 
 
 class ReclassRsEngine:

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import display_path
-from ..yamlload import SafeLoader
+from ...errors import display_path
+from ...yamlload import SafeLoader
 from .merge import merge
 from .refparse import RefSyntaxError, parse
 from .values import MISSING, Flagged, Origin, Ref

@@ -11,16 +11,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import Problem, display_path
+from ...errors import Problem, display_path
+from ..config import absolute_uri
+from ..engine_api import EngineError, EngineProblems, render_each
+from ..targets import TargetFile, discover_targets
 from .classload import Entity, LoadError, index_classes
-from .config import absolute_uri
-from .engine import EngineError, EngineProblems, render_each
-from .engine_settings import EngineSettings
 from .interpolate import Issue, Resolver
 from .node import ClassWalker, NodeError, State, Walk, contributions, parameters_tree
 from .provenance import Explainer
 from .queries import QueryEvaluator
-from .targets import TargetFile, discover_targets
+from .settings import EngineSettings
 
 
 class NativeEngine:

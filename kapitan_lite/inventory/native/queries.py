@@ -25,7 +25,7 @@ from .refparse import split_path
 from .values import Query
 
 if TYPE_CHECKING:
-    from .native_engine import NativeEngine
+    from .engine import NativeEngine
 
 _INT = re.compile(r"-?\d+$")
 _REAL = re.compile(r"-?(\d+\.\d+|\.\d+|\d+\.)$")

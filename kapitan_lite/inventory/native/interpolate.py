@@ -26,11 +26,11 @@ from typing import Any
 
 import yaml
 
-from ..yamlload import SafeLoader
+from ...yamlload import SafeLoader
 from .classload import process
-from .engine_settings import EngineSettings
 from .merge import merge
 from .refparse import split_path
+from .settings import EngineSettings
 from .values import Flagged, Query, Ref, RefPath, Stack
 
 log = logging.getLogger(__name__)

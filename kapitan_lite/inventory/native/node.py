@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .classload import Entity, LoadError, SourceFile, load_entity
-from .engine_settings import EngineSettings
 from .merge import merge, merge_into
 from .refparse import RefSyntaxError, parse, split_path
+from .settings import EngineSettings
 from .values import Flagged, Ref, RefPath, Stack
 
 log = logging.getLogger(__name__)
