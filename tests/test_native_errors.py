@@ -47,6 +47,16 @@ def test_all_problems_of_a_target_at_once(tmp_path):
     ]
 
 
+def test_type_conflict_names_the_conflicting_file_and_the_last_earlier_one(tmp_path):
+    # base and mid both write a mapping at d: one stack item from two files.
+    lines = _errors(tmp_path, "classes: [base, mid]\nparameters:\n  d: [1, 2]\n",
+                    {"inventory/classes/mid.yml": "parameters:\n  d:\n    y: 2\n"})
+    assert lines == [
+        "inventory/targets/t.yml:3: t: cannot merge list over mapping at d "
+        "(earlier value at inventory/classes/mid.yml:2)",
+    ]
+
+
 def test_missing_class_listed_in_a_class(tmp_path):
     lines = _errors(tmp_path, "classes: [app.web]\n", {
         "inventory/classes/app/web.yml": "classes:\n  - .sub\n  - .gone\n",

@@ -17,10 +17,12 @@ from ..engine_api import EngineError, EngineProblems, render_each
 from ..targets import TargetFile, discover_targets
 from .classload import Entity, LoadError, index_classes
 from .interpolate import Issue, Resolver
+from .merge import merge
 from .node import ClassWalker, NodeError, State, Walk, contributions, parameters_tree
 from .provenance import Explainer
 from .queries import QueryEvaluator
 from .settings import EngineSettings
+from .values import MISSING, Stack
 
 
 class NativeEngine:
@@ -121,8 +123,7 @@ class NativeEngine:
         places = [(ent.source.path, ent.source.line_of(section, written))
                   for ent, written, _ in contribs]
         if issue.kind in ("type", "constant") and len(places) >= 2:
-            a, b = issue.items if len(issue.items) == 2 and len(places) > max(issue.items) \
-                else (len(places) - 2, len(places) - 1)
+            a, b = _conflicting(contribs, issue)
             path, line = places[b]
             earlier = f"{display_path(places[a][0])}:{places[a][1]}"
             if issue.kind == "type":
@@ -134,3 +135,30 @@ class NativeEngine:
         if ref is not None and ref.origin is not None:
             return Problem(ref.origin.file.path, ref.origin.line, target, f"{issue.message} (at {key})")
         return Problem(self.targets[target].path, 0, target, f"{issue.message} (at {key})")
+
+
+def _conflicting(contribs: list[tuple[Entity, tuple, Any]], issue: Issue) -> tuple[int, int]:
+    """The contributions behind the two stack items of a type or constant conflict.
+
+    Contributions that merge plainly (mapping over mapping, list over list)
+    form one stack item, so a stack item is not a contribution: merge the
+    values as written again and see which contribution opened item ``b`` (the
+    conflicting one) and which last fed item ``a`` (the earlier value).
+    """
+    fallback = (len(contribs) - 2, len(contribs) - 1)
+    if len(issue.items) != 2:
+        return fallback
+    want_a, want_b = issue.items
+    cur: Any = MISSING
+    last_of: dict[int, int] = {}
+    first_of: dict[int, int] = {}
+    for i, (_, written, value) in enumerate(contribs):
+        if len(written) != len(issue.path):
+            continue  # written above the key: not one of this key's stack items
+        cur = merge(cur, value)
+        item = len(cur.items) - 1 if type(cur) is Stack else 0
+        first_of.setdefault(item, i)
+        last_of[item] = i
+    if want_a in last_of and want_b in first_of:
+        return last_of[want_a], first_of[want_b]
+    return fallback
