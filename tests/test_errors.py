@@ -101,6 +101,31 @@ def test_all_problems_reported_at_once(tmp_path):
     assert run.err_lines[-1] == "kcompile: 3 problems; compiled/ left unchanged"
 
 
+def test_every_broken_template_of_every_item_at_once(tmp_path):
+    # Two broken templates in one item (a directory), a third in another item.
+    items = ("    compile:\n"
+             "      - input_type: jinja2\n        input_paths: [templates/dir]\n        output_path: a\n"
+             "      - input_type: jinja2\n        input_paths: [templates/one.yml]\n        output_path: b\n")
+    root = _broken(tmp_path, {
+        "inventory/targets/beta.yml": "classes: [common]\nparameters:\n  replicas: 1\n  kapitan:\n"
+                                      + items,
+        "templates/dir/bad1.yml": "{{ nothere1 }}\n",
+        "templates/dir/good.yml": "fine\n",
+        "templates/dir/bad2.yml": "ok\n{% if %}\n",
+        "templates/one.yml": "{{ 1 | nosuchfilter }}\n",
+    })
+    before = snapshot(root / "compiled")
+    run = kcompile(cwd=root)
+    _check_failed(root, before, run)
+    assert run.err_lines == [
+        "templates/dir/bad1.yml:1: beta: UndefinedError: 'nothere1' is undefined",
+        "templates/dir/bad2.yml:2: beta: TemplateSyntaxError: Expected an expression, "
+        "got 'end of statement block'",
+        "templates/one.yml:1: beta: TemplateAssertionError: No filter named 'nosuchfilter'.",
+        "kcompile: 3 problems; compiled/ left unchanged",
+    ]
+
+
 def test_debug_shows_traceback(tmp_path):
     root = _broken(tmp_path, {"templates/app.yml": "{{ nothere }}\n"})
     run = kcompile("--debug", cwd=root)

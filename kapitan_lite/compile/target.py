@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..errors import Problem, UserError
 from ..inputs import InputType, TargetEnv, get_input_type
-from ..inputs.base import InputError, OutputOptions
+from ..inputs.base import InputError, InputErrors, OutputOptions
 from ..inventory import Inventory
 from ..inventory.lazy import LazyGlobalInventory
 from ..inventory.locate import Locator
@@ -75,6 +75,17 @@ def ref_problem(err: RefError, locator: Locator, input_path: str) -> Problem:
                 where, line = path, found
                 break
     return Problem(where, line, locator.target, str(err))
+
+
+def _input_problem(exc: InputError, path: str, locator: Locator) -> Problem:
+    """Locate an input's problem: its own file and line, else the inventory text it names."""
+    where, line = exc.path or path, exc.line
+    if exc.tag and not line:
+        # The tag came from the inventory, not from the template.
+        where, line = locator.tag_use(exc.tag)
+    elif exc.ref and not line:
+        where, line = locator.ref_use(exc.ref)
+    return Problem(where, line, locator.target, exc.message)
 
 
 def compile_target(job: CompileJob, name: str) -> TargetResult:
@@ -153,13 +164,9 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                 except UserError as exc:  # a target read through inventory_global is broken
                     item_problems.extend(exc.problems)
                 except InputError as exc:
-                    where, line = exc.path or path, exc.line
-                    if exc.tag and not line:
-                        # The tag came from the inventory, not from the template.
-                        where, line = locator.tag_use(exc.tag)
-                    elif exc.ref and not line:
-                        where, line = locator.ref_use(exc.ref)
-                    item_problems.append(Problem(where, line, name, exc.message))
+                    item_problems.append(_input_problem(exc, path, locator))
+                except InputErrors as exc:
+                    item_problems.extend(_input_problem(e, path, locator) for e in exc.errors)
                 except RefError as exc:
                     tags.problems.extend(getattr(exc, "errors", [exc]))
                 except OSError as exc:

@@ -54,6 +54,14 @@ class InputError(Exception):
         self.ref = ref
 
 
+class InputErrors(Exception):
+    """Several located problems of one input path (every broken template of a directory)."""
+
+    def __init__(self, errors: list[InputError]):
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
 class InputType(Protocol):
     """Compiles one resolved input path of a compile item into ``out_dir``.
 

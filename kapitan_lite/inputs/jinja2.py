@@ -20,7 +20,7 @@ from ..compile.deps import Deps
 from ..errors import UserError
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
-from .base import InputError, TargetEnv
+from .base import InputError, InputErrors, TargetEnv
 from .jinja2_filters import kapitan_filters, load_filter_file
 from .objects import line_of
 
@@ -145,28 +145,40 @@ class Jinja2Input:
         }
         context.update(env.inventory["parameters"]["kapitan"]["vars"])
         env.deps.file(env.jinja2_filters_path)  # every filter may shape the output
+        errors: list[InputError] = []
         for name, path in template_files(input_path):
             if item.get("suffix_remove"):
                 name = strip_suffix(name, item.get("suffix_stripped") or "")
-            directory, filename = os.path.split(path)
-            jenv = self.environment(directory, env)
-            jenv.recorder = env.deps
             try:
-                template = jenv.get_template(filename)
-                text = template.render(context)
-            except (InputError, UserError):
-                raise
-            except Exception as exc:
-                where, line = _template_location(exc, path)
-                message = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
-                kind = type(exc).__name__
-                raise InputError(f"{kind}: {message}", where, line) from exc
-            finally:
-                jenv.recorder = None
-            try:
-                text = env.tags.compile_text(text, env.deps)
-            except RefError as exc:
-                raise InputError(str(exc), path, line_of(path, exc.tag), tag=exc.tag) from exc
-            assert env.staged is not None
-            env.staged.write(os.path.join(out_dir, name), text.encode("utf-8"),
-                             stat.S_IMODE(os.stat(path).st_mode))
+                self._render_one(name, path, out_dir, context, env)
+            except InputError as exc:  # keep going: every broken template at once
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise InputErrors(errors)
+
+    def _render_one(self, name: str, path: str, out_dir: str, context: dict[str, Any],
+                    env: TargetEnv) -> None:
+        directory, filename = os.path.split(path)
+        jenv = self.environment(directory, env)
+        jenv.recorder = env.deps
+        try:
+            template = jenv.get_template(filename)
+            text = template.render(context)
+        except (InputError, UserError):
+            raise
+        except Exception as exc:
+            where, line = _template_location(exc, path)
+            message = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
+            kind = type(exc).__name__
+            raise InputError(f"{kind}: {message}", where, line) from exc
+        finally:
+            jenv.recorder = None
+        try:
+            text = env.tags.compile_text(text, env.deps)
+        except RefError as exc:
+            raise InputError(str(exc), path, line_of(path, exc.tag), tag=exc.tag) from exc
+        assert env.staged is not None
+        env.staged.write(os.path.join(out_dir, name), text.encode("utf-8"),
+                         stat.S_IMODE(os.stat(path).st_mode))
