@@ -19,6 +19,11 @@ def display_path(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
+def one_line(text: str) -> str:
+    """``text`` with its lines joined by single spaces (blank lines and indents dropped)."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One located user error: ``path:line: target: message``."""
@@ -27,6 +32,11 @@ class Problem:
     line: int = 0
     target: str = ""
     message: str = ""
+
+    def __post_init__(self) -> None:
+        # Exception text may span lines (a library's own message): one problem, one line.
+        if "\n" in self.message or "\r" in self.message:
+            object.__setattr__(self, "message", one_line(self.message))
 
     def render(self) -> str:
         """Format as ``path:line: target: message``, leaving out unknown parts."""

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import kcompile, simple_project, snapshot, write_tree
+from conftest import COMMON_CLASS, kcompile, simple_project, snapshot, write_tree
 
 
 def _broken(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -151,3 +151,63 @@ def test_bad_label_syntax(project):
     run = kcompile("-l", "envprod", cwd=project)
     assert run.code == 2
     assert "label 'envprod' must look like key=value" in run.err
+
+
+def test_unclosed_quote_is_reported_at_the_opening_quote(tmp_path):
+    # The quote opened on line 3 runs on to the one on line 6; the parser trips on line 6.
+    root = _broken(tmp_path, {"inventory/classes/common.yml":
+                              COMMON_CLASS.replace("  kapitan:\n", '  motd: "hello\n  kapitan:\n')
+                              + '  x: "y"\n'})
+    before = snapshot(root / "compiled")
+    for backend in ("kapitan-lite", "reclass-rs"):
+        run = kcompile("--backend", backend, cwd=root)
+        _check_failed(root, before, run)
+        assert run.err_lines[0].startswith("inventory/classes/common.yml:3: alpha: YAML syntax error"), run.err
+
+
+def _age_ref(root: Path, key) -> Path:
+    run = kcompile("refs", "write", "age:app/s", "-f", "-", "--recipient", key.recipient,
+                   cwd=root, stdin="hush")
+    assert run.code == 0, run.err
+    return root / "refs/app/s"
+
+
+def _tamper_age_header(ref: Path) -> None:
+    import base64
+
+    import yaml
+    fields = yaml.safe_load(ref.read_text())
+    raw = bytearray(base64.b64decode(fields["data"]))
+    raw[19] ^= 1  # age-encryption.org/v1 -> /w1: pyrage's message spans two lines
+    fields["data"] = base64.b64encode(bytes(raw)).decode()
+    ref.write_text(yaml.safe_dump(fields))
+
+
+@pytest.mark.parametrize("case", ["tampered age ref", "python tag in a ref file",
+                                  "bad reclass-config.yml"])
+def test_every_message_is_one_line(tmp_path, age_keys, case):
+    root = _broken(tmp_path, {})
+    if case == "tampered age ref":
+        _tamper_age_header(_age_ref(root, age_keys[0]))
+        run = kcompile("refs", "reveal", "--ref-file", "refs/app/s", "--identity",
+                       str(age_keys[0].identity_file), cwd=root)
+        expected = "refs/app/s: ref age:app/s: cannot decrypt with the given identities " \
+                   "(Unknown age format. Have you tried upgrading to the latest version?)"
+    elif case == "python tag in a ref file":
+        write_tree(root, {"refs/app/s": "data: !!python/object/apply:os.system [\"true\"]\n"
+                                        "encoding: original\ntype: base64\n",
+                          "templates/app.yml": "password: ?{base64:app/s}\n"})
+        run = kcompile(cwd=root)
+        expected = "templates/app.yml:1: alpha: ref file refs/app/s:1 is not valid YAML: " \
+                   "could not determine a constructor for the tag " \
+                   "'tag:yaml.org,2002:python/object/apply:os.system'"
+    else:
+        write_tree(root, {"inventory/reclass-config.yml": "ignore_class_notfound: [unclosed\n"})
+        run = kcompile(cwd=root)
+        expected = "inventory/reclass-config.yml:2: YAML syntax error: " \
+                   "did not find expected ',' or ']'"
+    assert run.code == 2, run.err
+    assert run.err_lines[0] == expected
+    # One line per problem (two targets may share the bad ref) and the summary, nothing else.
+    assert all(line.startswith(("refs/", "templates/", "inventory/")) for line in run.err_lines[:-1])
+    assert run.err_lines[-1].startswith("kcompile: "), run.err

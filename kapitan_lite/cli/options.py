@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from .. import dotkapitan
-from ..errors import UserError
+from ..errors import UserError, one_line
 from ..inventory import DEFAULT_ENGINE, ENGINES
 from ..project import Settings, find_root
 
@@ -170,7 +170,7 @@ def run_action(opts: dict[str, Any], action: Callable[[], int | None],
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"kcompile: internal error: {type(exc).__name__}: {exc} "
+        click.echo(f"kcompile: internal error: {type(exc).__name__}: {one_line(str(exc))} "
                    "(run with --debug for a traceback)", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(code)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import yaml
-
 from ..errors import UserError
-from ..yamlload import load_yaml_file
+from ..yamlload import YamlLoadError, load_yaml_file
 
 CONFIG_FILE = "reclass-config.yml"
 
@@ -33,8 +31,8 @@ def load_reclass_config(inventory_path: str, compose_node_name: bool = False) ->
     if os.path.isfile(path):
         try:
             data = load_yaml_file(path)
-        except yaml.YAMLError as exc:
-            raise UserError.of(f"invalid YAML: {exc}", path=path) from None
+        except YamlLoadError as exc:
+            raise UserError.of(exc.message, path=path, line=exc.line) from None
         if data is not None and not isinstance(data, dict):
             raise UserError.of("reclass config must be a mapping", path=path, line=1)
         config.update(data or {})

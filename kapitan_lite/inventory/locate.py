@@ -12,10 +12,8 @@ import os
 import re
 from collections.abc import Iterator
 
-import yaml
-
 from ..errors import Problem, display_path
-from ..yamlload import SafeLoader
+from ..yamlload import YamlLoadError, load_yaml_file
 
 _URI = r"yaml_fs://(?P<{}>[^\s;]+)"
 _RECLASS_PATTERNS = [
@@ -31,7 +29,7 @@ _RS_PATTERNS = [
     (re.compile(r"In (?P<key>\S+): Can't merge (?P<what>.*)"), "merge"),
     (re.compile(r"Can't overwrite constant key \"(?P<key>[^\"]+)\""), "constant"),
     (re.compile(r"Detected reference loop with reference paths \[(?P<chain>.*)\]"), "cycle"),
-    (re.compile(r"Deserializing (?P<cls>\S+): (?P<why>.*?) at line (?P<line>\d+)"), "yaml"),
+    (re.compile(r"Deserializing (?P<cls>\S+): (?P<why>.*?)(?: at line (?P<line>\d+)|$)"), "yaml"),
 ]
 
 
@@ -145,15 +143,11 @@ class Locator:
         problems = []
         for path in self.inventory_files():
             try:
-                with open(path, encoding="utf-8") as fp:
-                    yaml.load(fp, Loader=SafeLoader)
-            except yaml.MarkedYAMLError as exc:
-                mark = exc.problem_mark or exc.context_mark
-                line = mark.line + 1 if mark else 0
-                problems.append(Problem(path, line, self.target,
-                                        f"YAML syntax error: {exc.problem or exc.context}"))
-            except yaml.YAMLError as exc:
-                problems.append(Problem(path, 0, self.target, f"YAML error: {exc}"))
+                load_yaml_file(path)
+            except YamlLoadError as exc:
+                problems.append(Problem(path, exc.line, self.target, exc.message))
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(Problem(path, 0, self.target, f"cannot read file: {exc}"))
         return problems
 
     # -- messages ------------------------------------------------------------
@@ -219,7 +213,13 @@ class Locator:
                            f"reference cycle through {g['ref']} at {g['key']}")
         if kind == "yaml":
             path = self.class_file(g["cls"]) or self.target_file
-            return Problem(path, int(g["line"]), t, f"YAML syntax error: {g['why']}")
+            try:
+                load_yaml_file(path)
+            except (YamlLoadError, OSError, UnicodeDecodeError) as exc:
+                if isinstance(exc, YamlLoadError) and exc.line:
+                    # Our parser tells where the bad token starts; reclass-rs's where it stopped.
+                    return Problem(path, exc.line, t, exc.message)
+            return Problem(path, int(g["line"] or 0), t, f"YAML syntax error: {g['why']}")
         raise AssertionError(kind)
 
     def _key_everywhere(self, key: str) -> list[tuple[str, int]]:

@@ -18,10 +18,8 @@ from typing import Any
 
 import yaml
 
-try:  # libyaml when present: same result, faster
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from ..errors import display_path
+from ..yamlload import YamlLoadError, load_yaml
 
 
 class RefError(Exception):
@@ -80,14 +78,17 @@ def dump_ref(fields: dict[str, Any]) -> str:
 def load_ref_file(full_path: str, ref_path: str) -> RefFile | None:
     """Read one ref file; ``None`` when it does not exist."""
     try:
-        with open(full_path, encoding="utf-8") as fp:
-            obj = yaml.load(fp, Loader=_Loader)
+        with open(full_path, "rb") as fp:
+            obj = load_yaml(fp.read())
     except FileNotFoundError:
         return None
     except IsADirectoryError:
         raise RefError(f"ref {ref_path} is a directory, not a ref file") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RefError(f"ref file {full_path} is not valid YAML: {exc}") from None
+    except YamlLoadError as exc:
+        raise RefError(f"ref file {display_path(full_path)}:{exc.line} is not valid YAML: "
+                       f"{exc.detail}") from None
+    except UnicodeDecodeError as exc:
+        raise RefError(f"ref file {display_path(full_path)} is not UTF-8: {exc}") from None
     return ref_from_fields(ref_path, obj, f"ref file {full_path}")
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from ...errors import display_path
-from ...yamlload import SafeLoader
+from ...yamlload import SafeLoader, YamlLoadError, load_yaml_file
 from .merge import merge
 from .refparse import RefSyntaxError, parse
 from .values import MISSING, Flagged, Origin, Ref
@@ -201,14 +201,9 @@ def process(value: Any) -> Any:
 def load_entity(source: SourceFile) -> Entity:
     """Parse one class or target file into an :class:`Entity`."""
     try:
-        with open(source.path, encoding="utf-8") as fp:
-            data = yaml.load(fp, Loader=SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise LoadError(source.path, mark.line + 1 if mark else 0,
-                        f"YAML syntax error: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise LoadError(source.path, 0, f"YAML error: {exc}") from None
+        data = load_yaml_file(source.path)
+    except YamlLoadError as exc:
+        raise LoadError(source.path, exc.line, exc.message) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LoadError(source.path, 0, f"cannot read file: {exc}") from None
     entity = Entity(source)
