@@ -7,8 +7,17 @@ command line can print every problem at once, one line each, and exit 2.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
+
+# Errors of the machine, not of kcompile: permissions, full or read-only disks,
+# a file where a directory should be. They are the user's to fix (exit 2).
+ENVIRONMENT_ERRNOS = frozenset({
+    errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EEXIST,
+    errno.ENOTDIR, errno.EISDIR, errno.EXDEV, errno.ENAMETOOLONG, errno.ELOOP, errno.EIO,
+    errno.EMFILE, errno.ENFILE, errno.EFBIG, errno.EBUSY, errno.ETXTBSY,
+})
 
 
 def display_path(path: str) -> str:
@@ -77,3 +86,17 @@ def collect(errors: list[UserError]) -> UserError:
     for err in errors:
         problems.extend(err.problems)
     return UserError(problems)
+
+
+def os_problem(exc: OSError, target: str = "") -> Problem | None:
+    """The located problem for an error of the machine (a full disk...); ``None`` for others."""
+    if exc.errno not in ENVIRONMENT_ERRNOS:
+        return None
+    path = os.fsdecode(exc.filename) if exc.filename is not None else ""
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        what = "a file is where a directory should be"
+    else:
+        what = exc.strerror or os.strerror(exc.errno or 0)
+    if exc.filename2 is not None:
+        what += f" (to {display_path(os.fsdecode(exc.filename2))})"
+    return Problem(path=path, target=target, message=what)

@@ -1,6 +1,9 @@
 """The command line: selection, laziness, inventory printing, determinism, options."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -153,3 +156,97 @@ def test_inventory_target_full_path_is_empty_as_in_kapitan(project):
     run = kcompile("inventory", "-t", "alpha", "--pattern", "parameters.kapitan.target_full_path",
                    cwd=project)
     assert run.code == 0 and run.out == "''\n"
+
+
+# -- user mistakes and a hostile machine: exit 2 with a located line, never exit 3 --
+
+def test_output_path_naming_a_file_is_a_user_error(project):
+    (project / "afile").write_text("")
+    run = kcompile("--output-path", "afile", cwd=project)
+    assert run.code == 2, run.err
+    assert run.err_lines[0] == "afile: --output-path names a file, not a directory"
+
+
+@pytest.mark.parametrize("out", ["/tmp/elsewhere", "../../.."])
+def test_output_path_leaving_the_target_is_a_located_error(tmp_path, out):
+    root = simple_project(tmp_path / "p", targets={"alpha": "1"})
+    write_tree(root, {"inventory/targets/alpha.yml":
+                      "classes: [common]\nparameters:\n  replicas: 1\n  kapitan:\n    compile:\n"
+                      "      - input_type: jinja2\n        input_paths: [templates/app.yml]\n"
+                      f"        output_path: {out}\n"})
+    run = kcompile(cwd=root)
+    assert run.code == 2, run.err
+    assert run.err_lines[0] == (
+        f"inventory/targets/alpha.yml:8: alpha: parameters.kapitan.compile[1]: output_path "
+        f"'{out}' leaves the target's directory (it must be a relative path inside it)")
+    assert not (root / "compiled").exists()
+
+
+def test_a_file_where_a_directory_should_be(tmp_path):
+    root = simple_project(tmp_path / "p", targets={"alpha": "1"})
+    write_tree(root, {"inventory/targets/alpha.yml":
+                      "classes: [common]\nparameters:\n  replicas: 1\n  kapitan:\n    compile:\n"
+                      "      - input_type: jinja2\n        input_paths: [templates/app.yml]\n"
+                      "        output_path: manifests/app.yml/deeper\n"})
+    run = kcompile(cwd=root)
+    assert run.code == 2, run.err
+    assert run.err_lines[0] == "compiled/alpha/manifests/app.yml/deeper: alpha: a file is where a directory should be"
+    assert not (root / "compiled").exists()
+
+
+def test_compiled_being_a_file_is_a_user_error(project):
+    (project / "compiled").write_text("")
+    run = kcompile(cwd=project)
+    assert run.code == 2, run.err
+    assert run.err_lines[0] == "compiled: compiled/ names a file, not a directory"
+
+
+def test_full_disk_while_staging_is_a_located_error(project, tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs",
+                                            str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip("needs root and a tmpfs mount to fill a disk")
+    try:
+        (project / "templates/app.yml").write_text("{{ 'x' * 20000 }}\n")
+        run = kcompile("--output-path", str(mnt), cwd=project)
+        assert run.code == 2, run.err
+        # Each target names the file it was writing (a template, or its staged output).
+        assert {tuple(line.split(": ")[1:]) for line in run.err_lines[:-1]} == {
+            ("alpha", "No space left on device"), ("beta", "No space left on device")}, run.err
+        assert not (mnt / "compiled").exists()
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_unwritable_output_is_a_located_error(project):
+    if os.geteuid() == 0:
+        pytest.skip("root writes through permissions")
+    os.chmod(project, 0o555)
+    try:
+        run = kcompile(cwd=project)
+    finally:
+        os.chmod(project, 0o755)
+    assert run.code == 2, run.err
+    assert "Permission denied" in run.err_lines[0]
+
+
+@pytest.mark.parametrize("args", [["inventory", "--format", "json"], ["inventory"]])
+def test_closed_stdout_ends_quietly(tmp_path, args):
+    # Far more output than a pipe holds, so the write is still going when head exits.
+    root = simple_project(tmp_path / "p", targets={"alpha": "1"},
+                          extra={"inventory/targets/beta.yml": "classes: [common]\nparameters:\n"
+                                 "  replicas: 1\n  big: " + "x" * 1_000_000 + "\n"})
+    # Buffered stdout, as by default (unbuffered, a write cut short by head is not an error).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.run(f"{sys.executable} -m kapitan_lite {' '.join(args)} | head -c 300",
+                          shell=True, cwd=root, capture_output=True, text=True, timeout=120,
+                          executable="/bin/bash", env=env)
+    assert len(proc.stdout) == 300
+    assert proc.stderr == ""
+    status = subprocess.run(f"set -o pipefail; {sys.executable} -m kapitan_lite "
+                            f"{' '.join(args)} | head -c 300 >/dev/null",
+                            shell=True, cwd=root, capture_output=True, text=True, timeout=120,
+                            executable="/bin/bash", env=env)
+    assert status.returncode == 141, status.stderr  # 128 + SIGPIPE, as cat or git log give
+    assert status.stderr == ""

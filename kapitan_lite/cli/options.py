@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from .. import dotkapitan
-from ..errors import UserError, one_line
+from ..errors import UserError, one_line, os_problem
 from ..inventory import DEFAULT_ENGINE, ENGINES
 from ..project import Settings, find_root
 
@@ -156,6 +156,9 @@ def run_action(opts: dict[str, Any], action: Callable[[], int | None],
     signal.signal(signal.SIGTERM, _terminate)
     try:
         code = action() or 0
+        sys.stdout.flush()  # a closed stdout fails here, not at exit
+    except BrokenPipeError:
+        _closed_stdout()
     except UserError as exc:
         if debug:
             traceback.print_exc()
@@ -164,13 +167,35 @@ def run_action(opts: dict[str, Any], action: Callable[[], int | None],
         n = len(exc.problems)
         click.echo(f"kcompile: {n} problem{'s' if n != 1 else ''}{unchanged}", err=True)
         sys.exit(EXIT_USER)
+    except OSError as exc:
+        problem = os_problem(exc)
+        if problem is None:
+            _internal_error(exc, debug)
+        if debug:
+            traceback.print_exc()
+        click.echo(problem.render(), err=True)
+        click.echo(f"kcompile: 1 problem{unchanged}", err=True)
+        sys.exit(EXIT_USER)
     except KeyboardInterrupt:
         click.echo(f"kcompile: interrupted{unchanged}", err=True)
         sys.exit(130)
     except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        click.echo(f"kcompile: internal error: {type(exc).__name__}: {one_line(str(exc))} "
-                   "(run with --debug for a traceback)", err=True)
-        sys.exit(EXIT_INTERNAL)
+        _internal_error(exc, debug)
     sys.exit(code)
+
+
+def _closed_stdout() -> None:
+    """The reader of stdout went away (``| head``): end quietly, as Unix tools do."""
+    # Nothing more can be written there; keep the exit-time flush from complaining.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(128 + signal.SIGPIPE)
+
+
+def _internal_error(exc: Exception, debug: bool) -> None:
+    """Report one of kcompile's own bugs and exit 3."""
+    if debug:
+        traceback.print_exc()
+    click.echo(f"kcompile: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+               "(run with --debug for a traceback)", err=True)
+    sys.exit(EXIT_INTERNAL)

@@ -77,6 +77,9 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     """
     start = time.monotonic()
     started_ns = time.time_ns()
+    for path, what in ((settings.output_path, "--output-path"), (settings.compiled_dir, "compiled/")):
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UserError.of(f"{what} names a file, not a directory", path=path)
     if inventory is None:
         inventory = Inventory(settings.inventory_path, settings.backend,
                               settings.compose_target_name)

@@ -113,8 +113,13 @@ class StagedTarget:
             if entry.src is not None:
                 shutil.copy2(entry.src, path)
             else:
-                with open(path, "wb") as fp:
-                    fp.write(entry.data or b"")
+                try:
+                    with open(path, "wb") as fp:
+                        fp.write(entry.data or b"")
+                except OSError as exc:
+                    if exc.filename is None:  # write() and close() do not say which file
+                        exc.filename = path
+                    raise
                 os.chmod(path, entry.mode)
             entry.on_disk, entry.data, entry.src = True, None, None
 

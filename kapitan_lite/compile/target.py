@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 
-from ..errors import Problem, UserError
+from ..errors import Problem, UserError, os_problem
 from ..inputs import InputType, TargetEnv, get_input_type
 from ..inputs.base import InputError, InputErrors, OutputOptions
 from ..inventory import Inventory
@@ -90,6 +91,25 @@ def _input_problem(exc: InputError, path: str, locator: Locator) -> Problem:
 
 def compile_target(job: CompileJob, name: str) -> TargetResult:
     """Resolve target ``name``, compile it into staging, compare it with ``compiled/``."""
+    try:
+        return _compile_target(job, name)
+    except OSError as exc:  # a full disk, missing permissions... while writing staging
+        problem = os_problem(exc, name)
+        if problem is None:
+            raise
+        return TargetResult(name=name, problems=[_in_compiled(problem, job)])
+
+
+def _in_compiled(problem: Problem, job: CompileJob) -> Problem:
+    """The problem with a staged file named as it will be in compiled/."""
+    staged = os.path.normpath(job.staging_compiled) + os.sep
+    if not problem.path.startswith(staged):
+        return problem
+    return dataclasses.replace(problem,
+                               path=os.path.join(job.compiled_dir, problem.path[len(staged):]))
+
+
+def _compile_target(job: CompileJob, name: str) -> TargetResult:
     result = TargetResult(name=name)
     t0 = time.perf_counter()
     resolved, problems = job.inventory.resolve_partial([name])
@@ -170,7 +190,12 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                 except RefError as exc:
                     tags.problems.extend(getattr(exc, "errors", [exc]))
                 except OSError as exc:
-                    item_problems.append(Problem(path, 0, name, f"{type(exc).__name__}: {exc}"))
+                    problem = os_problem(exc, name)
+                    if problem is None:
+                        problem = Problem(path, 0, name, f"{type(exc).__name__}: {exc}")
+                    elif not problem.path:  # a failed write() does not say which file
+                        problem = dataclasses.replace(problem, path=path)
+                    item_problems.append(_in_compiled(problem, job))
                 # Every bad tag of this input, each where the inventory (or template) holds it.
                 item_problems.extend(ref_problem(err, locator, path) for err in tags.take_problems())
         if on_disk:

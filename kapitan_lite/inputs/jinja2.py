@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from ..compile.deps import Deps
-from ..errors import UserError
+from ..errors import ENVIRONMENT_ERRNOS, UserError
 from ..refs.compiler import TagCompiler
 from ..refs.store import RefError
 from .base import InputError, InputErrors, TargetEnv
@@ -168,6 +168,11 @@ class Jinja2Input:
             text = template.render(context)
         except (InputError, UserError):
             raise
+        except OSError as exc:
+            if exc.errno in ENVIRONMENT_ERRNOS:
+                raise  # the machine's (a full disk), not the template's
+            where, line = _template_location(exc, path)
+            raise InputError(f"{type(exc).__name__}: {exc}", where, line) from exc
         except Exception as exc:
             where, line = _template_location(exc, path)
             message = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)

@@ -11,6 +11,7 @@ problems instead of raising on the first one.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 INPUT_TYPES = ("jsonnet", "jinja2", "helm", "kadet", "copy", "remove", "external",
@@ -106,8 +107,13 @@ def normalise_item(raw: Any, where: str) -> tuple[dict[str, Any] | None, list[st
     if "input_paths" in raw and not (isinstance(raw["input_paths"], list)
                                      and all(isinstance(p, str) for p in raw["input_paths"])):
         problems.append(f"{where}: input_paths must be a list of strings")
-    if raw.get("output_path") is not None and not isinstance(raw["output_path"], str):
+    out_path = raw.get("output_path")
+    if out_path is not None and not isinstance(out_path, str):
         problems.append(f"{where}: output_path must be a string")
+    elif out_path and (os.path.isabs(out_path)
+                       or os.path.normpath(out_path).split(os.sep)[0] == ".."):
+        problems.append(f"{where}: output_path {out_path!r} leaves the target's directory "
+                        "(it must be a relative path inside it)")
     out_type = raw.get("output_type", fields["output_type"])
     if out_type is not None and out_type not in OUTPUT_TYPES:
         problems.append(f"{where}: unknown output_type {out_type!r} "
