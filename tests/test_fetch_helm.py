@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 import yaml
-from fetch_support import http_server, tar_gz
+from conftest import kcompile
+from fetch_support import http_server, tar_gz, write_project
 from oci_registry import running_registry
 
 from kapitan_lite.fetch.base import Dependency, FetchContext, FetchError
@@ -208,7 +210,8 @@ def test_oci_charts(tmp_path):
         ctx = ctx_for(tmp_path)
 
         def pin_for(version):
-            return HelmFetcher().resolve(helm(source, "mychart", version, insecure=True), ctx)
+            # No insecure key for helm: a loopback registry without TLS is spoken to in http.
+            return HelmFetcher().resolve(helm(source, "mychart", version), ctx)
 
         for wanted, picked in [("0.1.0", "0.1.0"), ("^0.1", "0.1.0"), (">=0.1 <1", "0.2.0"),
                                (None, "1.0.0+build.1")]:
@@ -225,9 +228,9 @@ def test_oci_charts(tmp_path):
         reg.push("charts/notchart", "1.0.0", [(b"x", "text/plain", "x")])
         with pytest.raises(FetchError, match=r"notchart:1\.0\.0 is not a helm chart \(no "
                                              r"application/vnd\.cncf\.helm\.chart"):
-            HelmFetcher().resolve(helm(f"oci://{reg.host}/charts/notchart", "notchart", "1.0.0",
-                                       insecure=True), ctx)
-        d = helm(source, "mychart", "0.2.0", insecure=True)
+            HelmFetcher().resolve(helm(f"oci://{reg.host}/charts/notchart", "notchart", "1.0.0"),
+                                  ctx)
+        d = helm(source, "mychart", "0.2.0")
         pin = pin_for("0.2.0")
         fresh = ctx_for(tmp_path / "fresh")
         HelmFetcher().materialize(d, pin, fresh, str(tmp_path / "o"))  # downloads the blob
@@ -252,3 +255,53 @@ def test_semver_constraint_rules(constraint, version, ok):
     from kapitan_lite.fetch.semver import Constraint, Version
 
     assert Constraint(constraint).check(Version.parse(version)) is ok
+
+
+def test_kcompile_fetch_helm_lock_locked_and_offline(tmp_path):
+    env = {"KCOMPILE_CACHE_DIR": str(tmp_path / "cache")}
+    with http_server() as srv:
+        url = serve_repo(srv, ["1.0.0", "1.2.5", "2.0.0"])
+        p = write_project(tmp_path / "p", {"t": [
+            {"type": "helm", "source": url, "chart_name": "nginx", "version": "^1.0",
+             "output_path": "charts/nginx"},
+        ]})
+        run = kcompile("fetch", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert (p / "charts/nginx/Chart.yaml").read_text().endswith("version: 1.2.5\n")
+        assert (p / "charts/nginx/templates/deploy.yaml").is_file()
+        assert not (p / "charts/nginx/.helmignore").exists()  # unforced, as Kapitan copies
+        entry, = yaml.safe_load((p / "kcompile.lock").read_text())["dependencies"]
+        data = srv.files["/charts/pkg/nginx-1.2.5.tgz"][0]
+        assert entry["pin"] == {"version": "1.2.5", "sha256": hashlib.sha256(data).hexdigest(),
+                                "url": srv.url("/charts/pkg/nginx-1.2.5.tgz")}
+        # The 1.2.5 archive is replaced upstream (and its index entry with it).
+        srv.files.clear()
+        serve_repo(srv, ["1.0.0", "2.0.0"])
+        new = chart_archive("nginx", "1.2.5", {"nginx/templates/new.yaml": "kind: New\n"})
+        srv.serve("/charts/pkg/nginx-1.2.5.tgz", new)
+        index = yaml.safe_load(srv.files["/charts/index.yaml"][0])
+        index["entries"]["nginx"].append({"version": "1.2.5", "urls": ["pkg/nginx-1.2.5.tgz"],
+                                          "digest": hashlib.sha256(new).hexdigest()})
+        srv.serve("/charts/index.yaml", yaml.safe_dump(index))
+        lock_before = (p / "kcompile.lock").read_text()
+        run = kcompile("fetch", "--locked", cwd=p, env=env)
+        assert run.code == 2
+        assert f"t: dependency helm {url} nginx: differs from kcompile.lock: sha256 " in run.err
+        assert (p / "kcompile.lock").read_text() == lock_before
+        # The lock holds: a plain fetch (forced) still writes the locked chart, from the cache.
+        run = kcompile("fetch", "--force", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert not (p / "charts/nginx/templates/new.yaml").exists()
+        run = kcompile("fetch", "--update", "--force", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert (p / "charts/nginx/templates/new.yaml").is_file()
+    # The server is gone: offline comes from the cache, or names what is missing.
+    shutil.rmtree(p / "charts")
+    run = kcompile("fetch", "--offline", cwd=p, env=env)
+    assert run.code == 0, run.err
+    assert (p / "charts/nginx/templates/new.yaml").is_file()
+    shutil.rmtree(p / "charts")
+    run = kcompile("fetch", "--offline", cwd=p, env={"KCOMPILE_CACHE_DIR": str(tmp_path / "c2")})
+    assert run.code == 2
+    assert "chart nginx version 1.2.5 (sha256:" in run.err and "is not in the cache" in run.err
+    assert not (p / "charts/nginx").exists()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
-from fetch_support import tar_gz
+import yaml
+from conftest import kcompile
+from fetch_support import tar_gz, write_project
 from oci_registry import DIR_LAYER, running_registry
 
 from kapitan_lite.fetch.base import Dependency, FetchContext, FetchError
@@ -165,3 +168,62 @@ def test_basic_auth_from_oci_username_and_password(tmp_path, monkeypatch):
         ctx = ctx_for(tmp_path)
         OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / "o"))
         assert tree(tmp_path / "o") == {"f.txt": "secret file\n"}
+
+
+def chart(version: str, extra: dict[str, str] | None = None) -> bytes:
+    return tar_gz({"mychart/Chart.yaml": f"apiVersion: v2\nname: mychart\nversion: {version}\n",
+                   "mychart/values.yaml": "a: 1\n", **(extra or {})})
+
+
+def test_kcompile_fetch_oci_and_oci_charts_lock_locked_and_offline(tmp_path):
+    env = {"KCOMPILE_CACHE_DIR": str(tmp_path / "cache")}
+    with running_registry(tmp_path / "reg") as reg:
+        first = push_generators(reg)
+        reg.push_chart("charts/mychart", "0.1.0", chart("0.1.0"), "mychart")
+        reg.push_chart("charts/mychart", "0.2.0", chart("0.2.0"), "mychart")
+        source = f"{reg.host}/kapicorp/generators:1.0"
+        p = write_project(tmp_path / "p", {"t": [
+            {"type": "oci", "source": source, "output_path": "components/kubectl",
+             "subpath": "generators/kubectl", "insecure": True},
+            {"type": "helm", "source": f"oci://{reg.host}/charts/mychart", "chart_name": "mychart",
+             "version": "~0.1", "output_path": "charts/mychart"},
+        ]})
+        run = kcompile("fetch", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert tree(p / "components/kubectl") == {"main.py": "print(1)\n",
+                                                  "lib/util.py": "X = 2\n"}
+        assert (p / "charts/mychart/Chart.yaml").read_text().endswith("version: 0.1.0\n")
+        pins = {e["type"]: e["pin"] for e in
+                yaml.safe_load((p / "kcompile.lock").read_text())["dependencies"]}
+        assert pins["oci"] == {"digest": first}
+        assert pins["helm"]["version"] == "0.1.0"
+        # The tag is pushed again with other content, and so is the chart's.
+        reg.push("kapicorp/generators", "1.0", [
+            (tar_gz({"generators/kubectl/main.py": "print(2)\n"}), DIR_LAYER, "generators")])
+        reg.push_chart("charts/mychart", "0.1.0", chart("0.1.0", {"mychart/new.yaml": "x\n"}),
+                       "mychart")
+        run = kcompile("fetch", "--locked", cwd=p, env=env)
+        assert run.code == 2
+        assert f"t: dependency oci {source}: differs from kcompile.lock: digest {first} in " \
+               f"kcompile.lock, sha256:" in run.err
+        assert "dependency helm oci://" in run.err and "mychart: differs from kcompile.lock" in run.err
+        # A new machine with the lock gets the locked digest, not what the tag names now.
+        for out in ("components", "charts"):
+            shutil.rmtree(p / out)
+        fresh = {"KCOMPILE_CACHE_DIR": str(tmp_path / "fresh")}
+        run = kcompile("fetch", cwd=p, env=fresh)
+        assert run.code == 0, run.err
+        assert (p / "components/kubectl/main.py").read_text() == "print(1)\n"
+        assert not (p / "charts/mychart/new.yaml").exists()
+        run = kcompile("fetch", "--update", "--force", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert tree(p / "components/kubectl") == {"main.py": "print(2)\n",
+                                                  "lib/util.py": "X = 2\n"}  # force removes nothing
+        assert (p / "charts/mychart/new.yaml").is_file()
+    # The registry is gone: offline, all from the cache.
+    for out in ("components", "charts"):
+        shutil.rmtree(p / out)
+    run = kcompile("fetch", "--offline", cwd=p, env=env)
+    assert run.code == 0, run.err
+    assert (p / "components/kubectl/main.py").read_text() == "print(2)\n"
+    assert (p / "charts/mychart/new.yaml").is_file()

@@ -2,7 +2,8 @@
 
 Shared by ``oci`` dependencies and helm's ``oci://`` charts. Plain HTTP with
 urllib: ``insecure`` talks http instead of https, ``tls_verify`` is False (no
-check) or a CA bundle path. Credentials come from ``OCI_USERNAME`` /
+check) or a CA bundle path; a registry on a loopback address that does not
+speak TLS is spoken to in http, as docker does. Credentials come from ``OCI_USERNAME`` /
 ``OCI_PASSWORD``, else from the ``auth`` entry of the Docker config
 (``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``); a registry that
 answers 401 gets them as basic auth, or exchanged for a bearer token at the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -92,6 +94,17 @@ def _credentials(registry: str) -> tuple[str, str] | None:
     return None
 
 
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
     scheme, _, rest = header.strip().partition(" ")
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
@@ -114,6 +127,9 @@ class RegistryClient:
                 self.context = ssl.create_default_context(cafile=tls_verify)
         self.auth: dict[str, str] = {}  # scope -> Authorization header value
         self.credentials = _credentials(registry)
+        # As docker does, a registry on this machine that does not speak TLS is
+        # spoken to in plain http (helm has no ``insecure`` key for oci:// charts).
+        self.plain_http_fallback = not insecure and _is_loopback(host)
 
     def _open(self, url: str, headers: dict[str, str], method: str = "GET") -> Any:
         req = urllib.request.Request(url, headers=headers, method=method)
@@ -123,6 +139,12 @@ class RegistryClient:
             return e
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", e)
+            if (self.plain_http_fallback and isinstance(reason, ssl.SSLError)
+                    and url.startswith(self.base + "/")):
+                self.plain_http_fallback = False
+                http_base = "http://" + self.base.removeprefix("https://")
+                url, self.base = http_base + url[len(self.base):], http_base
+                return self._open(url, headers, method)
             raise FetchError(f"cannot reach registry {self.registry}: {reason}") from None
 
     def _token(self, header: str, scope: str) -> str | None:
