@@ -63,6 +63,25 @@ def test_refs_subdir_and_the_lock(tmp_path, repo, env):
     assert run.code == 0, run.err
     assert (p / "kcompile.lock").read_text() == text
     assert (p / "vendor/tag/gen.py").stat().st_mtime_ns == mtime
+    # A dependency no longer declared leaves the lock on a full fetch.
+    write_project(p, {"t": [{"type": "git", "source": repo.url, "ref": "v1", "subdir": "lib",
+                             "output_path": "vendor/tag"}]})
+    assert kcompile("fetch", cwd=p, env=env).code == 0
+    assert lock_pins(p) == {("git", repo.url, "v1"): {"commit": c1}}
+    run = kcompile("fetch", "--update", "file:///elsewhere", cwd=p, env=env)
+    assert run.code == 2 and "--update file:///elsewhere: no selected target has" in run.err
+
+
+def test_a_symlink_out_of_the_dependency_is_refused(tmp_path, env):
+    r = GitRepo(tmp_path / "up")
+    r.commit({"ok.txt": "ok\n"})
+    (r.path / "link").symlink_to("../../../../etc/passwd")
+    r.commit({})
+    p = write_project(tmp_path / "p", {"t": [{"type": "git", "source": r.url, "output_path": "v"}]})
+    run = kcompile("fetch", cwd=p, env=env)
+    assert run.code == 2
+    assert "link is a symlink out of the dependency (to ../../../../etc/passwd)" in run.err
+    assert not (p / "v").exists()
 
 
 def test_submodules(tmp_path, env):

@@ -448,6 +448,11 @@ def fetch_project(inventory: Any, names: list[str], output_path: str, root: str,
         force = True
     elif plan.unresolved:
         raise UserError(plan.unresolved + plan.problems)
+    known = {item.dep.source for item in plan.items}
+    unknown = [s for s in options.update or () if s not in known]
+    if unknown:
+        raise UserError([Problem("", 0, "", f"--update {s}: no selected target has a dependency "
+                                 "with this source") for s in unknown])
     forced = set(range(len(plan.items))) if force else set()
     try:
         report = run_fetch(plan.items, forced, options, root)
