@@ -8,20 +8,28 @@ it over the distribution API, the way oras and ``helm push`` do.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 BINARY = "/usr/bin/docker-registry"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -52,6 +60,69 @@ def _htpasswd(user: str, password: str) -> str:
     return f"{user}:{hashed}\n"
 
 
+class TokenServer:
+    """A token service as docker's: basic auth in, a JWT for the asked scope out (RS256, x5c)."""
+
+    def __init__(self, tmp: Path, user: str, password: str):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "test token issuer")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .sign(self.key, hashes.SHA256()))
+        self.cert_der = cert.public_bytes(serialization.Encoding.DER)
+        self.bundle = tmp / "token-ca.pem"
+        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.issued: list[str] = []  # the scopes tokens were given for
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                if self.headers.get("Authorization") != expected:
+                    self.send_error(401, "bad credentials")
+                    return
+                scopes = query.get("scope", [])
+                server.issued.extend(scopes)
+                body = json.dumps({"token": server.token(query.get("service", [""])[0], user,
+                                                          scopes)}).encode()
+                self.send_response(200)  # HTTP/1.0: the body ends with the connection
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def token(self, service: str, user: str, scopes: list[str]) -> str:
+        """A JWT the registry accepts, granting ``scopes`` (``repository:name:actions``)."""
+        def b64(raw: bytes) -> str:
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        now = int(time.time())
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(self.cert_der).decode()]}
+        claims = {"iss": "test-issuer", "sub": user, "aud": service, "exp": now + 600,
+                  "nbf": now - 60, "iat": now, "jti": os.urandom(8).hex(), "access": access}
+        signing = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+        sig = self.key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing}.{b64(sig)}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class Registry:
     """A running registry: ``host`` is ``127.0.0.1:PORT``; push with :meth:`push`."""
 
@@ -59,15 +130,32 @@ class Registry:
         self.host = host
         self.auth = auth
         self.root = root  # the registry's storage directory
+        self.tokens: TokenServer | None = None
 
     def _request(self, method: str, url: str, data: bytes | None = None,
                  headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
         headers = dict(headers or {})
-        if self.auth:
-            headers["Authorization"] = "Basic " + base64.b64encode(
-                ":".join(self.auth).encode()).decode()
+        basic = ("Basic " + base64.b64encode(":".join(self.auth).encode()).decode()
+                 if self.auth else None)
+        if basic:
+            headers["Authorization"] = basic
         if not url.startswith("http"):
             url = f"http://{self.host}{url}"
+        status, got, body = self._send(method, url, data, headers)
+        challenge = got.get("Www-Authenticate") or got.get("WWW-Authenticate") or ""
+        if status == 401 and challenge.startswith("Bearer ") and basic:
+            params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+            query = urllib.parse.urlencode({"service": params.get("service", ""),
+                                            "scope": params.get("scope", "")})
+            _, _, raw = self._send("GET", f"{params['realm']}?{query}", None,
+                                   {"Authorization": basic})
+            headers["Authorization"] = "Bearer " + json.loads(raw)["token"]
+            status, got, body = self._send(method, url, data, headers)
+        return status, got, body
+
+    @staticmethod
+    def _send(method: str, url: str, data: bytes | None,
+              headers: dict[str, str]) -> tuple[int, dict, bytes]:
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
@@ -121,8 +209,13 @@ class Registry:
 
 
 @contextmanager
-def running_registry(tmp: Path, auth: tuple[str, str] | None = None) -> Iterator[Registry]:
-    """Start ``docker-registry`` on a free port (skip the test when it cannot start)."""
+def running_registry(tmp: Path, auth: tuple[str, str] | None = None,
+                     token: bool = False) -> Iterator[Registry]:
+    """Start ``docker-registry`` on a free port (skip the test when it cannot start).
+
+    ``auth``: the one user allowed, by htpasswd basic auth, or with ``token``
+    through a :class:`TokenServer` (bearer tokens), as public registries do.
+    """
     if not os.access(BINARY, os.X_OK):
         pytest.skip(f"{BINARY} not installed (apt-get install docker-registry)")
     port = _free_port()
@@ -133,7 +226,12 @@ def running_registry(tmp: Path, auth: tuple[str, str] | None = None) -> Iterator
         f"storage: {{filesystem: {{rootdirectory: {tmp / 'storage'}}}, delete: {{enabled: true}}}}",
         f"http: {{addr: '127.0.0.1:{port}'}}",
     ]
-    if auth:
+    tokens = None
+    if auth and token:
+        tokens = TokenServer(tmp, *auth)
+        config.append(f"auth: {{token: {{realm: '{tokens.realm}', service: test-registry, "
+                      f"issuer: test-issuer, rootcertbundle: {tokens.bundle}}}}}")
+    elif auth:
         (tmp / "htpasswd").write_text(_htpasswd(*auth))
         config.append(f"auth: {{htpasswd: {{realm: test, path: {tmp / 'htpasswd'}}}}}")
     (tmp / "config.yml").write_text("\n".join(config) + "\n")
@@ -153,8 +251,12 @@ def running_registry(tmp: Path, auth: tuple[str, str] | None = None) -> Iterator
                 time.sleep(0.1)
         else:
             pytest.skip("docker-registry did not start listening within 10s")
-        yield Registry(f"127.0.0.1:{port}", auth, tmp / "storage")
+        reg = Registry(f"127.0.0.1:{port}", auth, tmp / "storage")
+        reg.tokens = tokens
+        yield reg
     finally:
+        if tokens:
+            tokens.close()
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -154,20 +154,28 @@ def test_offline_reads_the_cache_only(tmp_path):
     assert tree(tmp_path / "again") == tree(tmp_path / "first")
 
 
-def test_basic_auth_from_oci_username_and_password(tmp_path, monkeypatch):
+@pytest.mark.parametrize("token", [False, True], ids=["basic", "bearer"])
+def test_auth_from_oci_username_and_password(tmp_path, monkeypatch, token):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
-    with running_registry(tmp_path / "reg", auth=("robot", "s3cret")) as reg:
+    with running_registry(tmp_path / "reg", auth=("robot", "s3cret"), token=token) as reg:
         reg.push("private/art", "1", [(b"secret file\n", "text/plain", "f.txt")])
         d = dep(f"{reg.host}/private/art:1")
         monkeypatch.delenv("OCI_USERNAME", raising=False)
         monkeypatch.delenv("OCI_PASSWORD", raising=False)
-        with pytest.raises(FetchError, match=r"unauthorized \(set OCI_USERNAME/OCI_PASSWORD\)"):
+        refused = (r"token request refused \(HTTP 401\); check OCI_USERNAME/OCI_PASSWORD" if token
+                   else r"unauthorized \(set OCI_USERNAME/OCI_PASSWORD\)")
+        with pytest.raises(FetchError, match=refused):
             OciFetcher().resolve(d, ctx_for(tmp_path))
         monkeypatch.setenv("OCI_USERNAME", "robot")
         monkeypatch.setenv("OCI_PASSWORD", "s3cret")
         ctx = ctx_for(tmp_path)
         OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / "o"))
         assert tree(tmp_path / "o") == {"f.txt": "secret file\n"}
+        if token:
+            assert reg.tokens.issued[-1] == "repository:private/art:pull"
+        monkeypatch.setenv("OCI_PASSWORD", "wrong")
+        with pytest.raises(FetchError, match=refused):
+            OciFetcher().resolve(d, ctx_for(tmp_path))
 
 
 def chart(version: str, extra: dict[str, str] | None = None) -> bytes:
