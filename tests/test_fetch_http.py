@@ -71,6 +71,9 @@ def test_replaced_file_locked_and_cache_miss(tmp_path, server, env):
     run = kcompile("fetch", "--offline", cwd=p, env=env)
     assert run.code == 0, run.err
     assert (p / "values.yaml").read_text() == "a: 1\n"
+    # Unforced, a file that exists is kept: nothing is missing.
+    assert kcompile("fetch", "--offline", cwd=p, env=fresh).code == 0
+    (p / "values.yaml").unlink()
     run = kcompile("fetch", "--offline", cwd=p, env=fresh)
     assert run.code == 2 and "is not in the cache (--offline)" in run.err
     run = kcompile("fetch", "--update", cwd=p, env=env)

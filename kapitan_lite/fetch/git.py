@@ -133,6 +133,24 @@ class GitFetcher:
             raise FetchError(f"commit {commit} not found upstream")
         return mirror
 
+    def listing(self, dep: Dependency, pin: Pin, ctx: FetchContext) -> list[str] | None:
+        """The files ``materialize`` would write, when the mirror can say without a checkout.
+
+        None with submodules, or when the mirror lacks the commit or the subdir.
+        """
+        commit = pin.get("commit", "")
+        if dep.option("submodules", False) or not _SHA.match(commit):
+            return None
+        mirror = ctx.cache.git_dir(dep.source)
+        if not os.path.isdir(mirror):
+            return None
+        subdir = dep.option("subdir")
+        tree = f"{commit}:{str(subdir).strip('/')}" if subdir not in (None, "") else commit
+        proc = _git("ls-tree", "-r", "-z", "--name-only", tree, git_dir=mirror, check=False)
+        if proc.returncode != 0:
+            return None
+        return [n for n in proc.stdout.split("\0") if n]
+
     def materialize(self, dep: Dependency, pin: Pin, ctx: FetchContext, dest: str) -> None:
         """Write the tree of the pinned commit (its ``subdir``, with submodules if asked) into ``dest``."""
         commit = pin.get("commit", "")

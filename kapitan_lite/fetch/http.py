@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 from urllib.parse import urlparse
 
 from .. import __version__
@@ -69,6 +67,9 @@ class HttpFetcher:
 
     def _download(self, url: str, cache: ContentCache, timeout: float) -> str:
         """Download ``url`` into the cache; return its sha256."""
+        import urllib.error  # here: a fetch from the cache needs no HTTP client
+        import urllib.request
+
         req = urllib.request.Request(url, headers={"User-Agent": f"kcompile/{__version__}"})
         os.makedirs(cache.root, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache.root, prefix=".download-")

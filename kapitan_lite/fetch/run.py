@@ -242,6 +242,9 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
                  root: str) -> _Stats:
     """Write ``item`` at ``pin`` beside its destination, check it, and merge it into place."""
     dest = item.dest
+    kept = None if force else _all_there(item, pin, fetcher, ctx)
+    if kept is not None:
+        return _Stats(kept=kept)
     parent = os.path.dirname(os.path.abspath(dest))
     os.makedirs(parent, exist_ok=True)
     if not _inside(root, parent):
@@ -256,6 +259,27 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
         return _place_tree(tmp, dest, force)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _all_there(item: Planned, pin: Pin, fetcher: Fetcher, ctx: FetchContext) -> int | None:
+    """Unforced, whether every file the fetch would write exists already (so all are kept).
+
+    The number of files kept, or None when something may be missing or the
+    fetcher cannot list what it writes (the dependency is then written as usual).
+    """
+    dest = item.dest
+    if _is_file_dep(item.dep):
+        return 1 if os.path.lexists(dest) else None
+    listing = getattr(fetcher, "listing", None)
+    if listing is None or not os.path.isdir(dest):
+        return None
+    names = listing(item.dep, pin, ctx)
+    if names is None:
+        return None
+    visible = [n for n in names if not any(part.startswith(".") for part in n.split("/"))]
+    if all(os.path.lexists(os.path.join(dest, n)) for n in visible):
+        return len(visible)
+    return None
 
 
 def _inside(root: str, path: str) -> bool:
