@@ -13,7 +13,8 @@ As in Kapitan, an option's default is looked up in the command's section
 (``compile``, ``inventory``), then in ``global``; an option given on the
 command line wins over both. Keys are Kapitan's long option names. Options
 Kapitan has but kcompile does not need (``cache``, ``prune``,
-``use-go-jsonnet``...) are accepted and ignored.
+``use-go-jsonnet``...) are accepted and ignored; ``fetch: true`` fetches
+dependencies before each compile, as in Kapitan.
 
 The version pin must match Kapitan 0.36.3, which kcompile reproduces, part
 by part as far as the pin goes (``0.36`` matches), as Kapitan checks it
@@ -86,6 +87,9 @@ OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "reveal": ("reveal", _bool),
     "embed-refs": ("embed_refs", _bool),
     "targets": ("targets", _list),
+    "fetch": ("fetch", _bool),
+    "force-fetch": ("force_fetch", _bool),
+    "force": ("force", _bool),
     "labels": ("labels", _list),
 }
 # Kapitan options that change the output in ways kcompile does not support yet:

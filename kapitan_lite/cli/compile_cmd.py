@@ -12,6 +12,7 @@ import click
 from ..errors import UserError
 from .options import (
     COMMON,
+    FETCH,
     OUTPUT,
     REVEAL,
     SELECT,
@@ -63,10 +64,12 @@ def compile_targets(opts: dict[str, Any]) -> int:
         click.echo(f"warning: --reveal writes plaintext secrets into "
                    f"{os.path.normpath(settings.compiled_dir)}/, "
                    "which git tracks: do not commit it", err=True)
+    inventory = _fetch_first(settings, opts, names, labels)
     progress = _Progress(settings.verbose)
     try:
         report = compile_project(settings, names or None, labels or None,
-                                 on_result=progress.advance, on_start=progress.start)
+                                 on_result=progress.advance, on_start=progress.start,
+                                 inventory=inventory)
     finally:
         progress.close()
     for warning in report.warnings:
@@ -78,6 +81,36 @@ def compile_targets(opts: dict[str, Any]) -> int:
                f"in {report.seconds:.2f}s: {report.written} files written, "
                f"{report.unchanged} unchanged", err=True)
     return 0
+
+
+def _fetch_first(settings: Any, opts: dict[str, Any], names: list[str],
+                 labels: dict[str, str]) -> Any:
+    """Fetch the selected targets' dependencies when Kapitan would; the inventory, if loaded.
+
+    ``--fetch`` (or ``.kapitan``'s ``fetch: true``) fetches, keeping existing
+    files; ``--force-fetch`` (and the deprecated ``--force``) replaces them;
+    with neither, the targets with a dependency that sets ``force_fetch`` are
+    fetched, forced.
+    """
+    from ..fetch.plan import mentions_force_fetch
+
+    if opts.get("force"):
+        click.echo("warning: --force is deprecated: use --force-fetch", err=True)
+    force = bool(opts.get("force_fetch") or opts.get("force"))
+    fetch = bool(opts.get("fetch")) or force
+    if not fetch and not mentions_force_fetch(settings.inventory_path):
+        return None
+    from ..fetch.run import FetchOptions, fetch_project, summary
+    from ..inventory import Inventory
+
+    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    selected = inventory.select(names or None, labels or None)
+    report = fetch_project(inventory, selected, settings.output_path, settings.root,
+                           force=force, only_force_fetch=not fetch,
+                           options=FetchOptions(offline=bool(opts.get("offline"))))
+    if report is not None and (settings.verbose or report.written):
+        click.echo(summary(report), err=True)
+    return inventory
 
 
 def _tracked_by_git(path: str) -> bool:
@@ -95,6 +128,7 @@ def _tracked_by_git(path: str) -> bool:
 @apply_options(SELECT)
 @apply_options(OUTPUT)
 @apply_options(REVEAL)
+@apply_options(FETCH)
 @click.pass_context
 def compile_cmd(ctx: click.Context, **local: Any) -> None:
     """Compile all targets, or those selected with -t or -l."""

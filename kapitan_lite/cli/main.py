@@ -10,7 +10,7 @@ import click
 
 from .. import __version__
 from .compile_cmd import compile_cmd, compile_targets
-from .options import COMMON, OUTPUT, REVEAL, SELECT, apply_options, run_action
+from .options import COMMON, FETCH, OUTPUT, REVEAL, SELECT, apply_options, run_action
 
 # Each command's module is imported only when that command runs (or --help lists it).
 _LAZY = {
@@ -19,6 +19,7 @@ _LAZY = {
     "explain": ("explain_cmd", "explain_cmd"),
     "check": ("check_cmd", "check_cmd"),
     "diff": ("diff_cmd", "diff_cmd"),
+    "fetch": ("fetch_cmd", "fetch_cmd"),
 }
 
 
@@ -42,6 +43,7 @@ class _Group(click.Group):
 @apply_options(SELECT)
 @apply_options(OUTPUT)
 @apply_options(REVEAL)
+@apply_options(FETCH)
 @click.version_option(__version__, prog_name="kcompile")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:

@@ -63,6 +63,17 @@ OUTPUT = [
     click.option("--ignore-version-check", is_flag=True, default=None,
                  help="Compile even if .kapitan pins another Kapitan version."),
 ]
+# Dependency fetch before a compile (Kapitan's flags; .kapitan's compile: fetch: true).
+FETCH = [
+    click.option("--fetch", "fetch", is_flag=True, default=None,
+                 help="Fetch the selected targets' dependencies first (keeps existing files)."),
+    click.option("--force-fetch", "force_fetch", is_flag=True, default=None,
+                 help="Fetch dependencies first, replacing existing files."),
+    click.option("--force", "force", is_flag=True, default=None, hidden=True,
+                 help="Deprecated: --force-fetch."),
+    click.option("--offline", is_flag=True, default=None,
+                 help="Fetch from the download cache only (needs kcompile.lock)."),
+]
 SELECT = [
     click.option("-t", "--targets", "targets", multiple=True,
                  help="Compile this target; repeatable (-t a -t b, or -t a b)."),

@@ -176,7 +176,8 @@ def _compile_target(job: CompileJob, name: str) -> TargetResult:
                     item_problems.append(Problem(
                         where, line, name,
                         f"{label}: input path {input_path} not found "
-                        f"(searched {', '.join(bases[:-1] or ['the compiled output'])})"))
+                        f"(searched {', '.join(bases[:-1] or ['the compiled output'])})"
+                        + _fetch_hint(target, input_path)))
                 continue
             for path in paths:
                 try:
@@ -213,6 +214,16 @@ def _compile_target(job: CompileJob, name: str) -> TargetResult:
     result.manifest = manifest
     result.timings["compare"] = time.perf_counter() - t2
     return result
+
+
+def _fetch_hint(target: dict, input_path: str) -> str:
+    """A hint to fetch, when one of the target's dependencies declares the missing path."""
+    from ..fetch.plan import declares
+
+    deps = target["parameters"]["kapitan"].get("dependencies")
+    if deps and declares(deps, input_path):
+        return ": a dependency of this target writes it, run with --fetch"
+    return ""
 
 
 def _reads_compiled(input_path: str) -> bool:

@@ -14,6 +14,11 @@ A fetch has two steps per dependency:
 
 The orchestrator then moves that directory into ``output_path`` (all or
 nothing per dependency).
+
+A fetcher may also have ``listing(dep, pin, ctx) -> list[str] | None``: the
+files (relative, ``/``-separated) that ``materialize`` would write, or None
+when it cannot say cheaply. An unforced fetch whose files all exist already
+keeps them without materializing anything.
 """
 
 from __future__ import annotations

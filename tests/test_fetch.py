@@ -1,0 +1,103 @@
+"""Fetch with compile: the triggers (--fetch, .kapitan, force_fetch), -t, the --fetch hint,
+the incremental cache seeing fetched files, and located errors in the inventory and the lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import kcompile
+from fetch_support import GitRepo, http_server, write_project
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"KCOMPILE_CACHE_DIR": str(tmp_path / "cache")}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    r = GitRepo(tmp_path / "templates")
+    r.commit({"tpl/app.yml": "version: 1\ntarget: {{ inventory.parameters.target_name }}\n"})
+    return r
+
+
+def project(root: Path, repo: GitRepo, other_url: str, force_fetch: bool = False) -> Path:
+    dep = {"type": "git", "source": repo.url, "ref": "main", "output_path": "vendor/tpl"}
+    if force_fetch:
+        dep["force_fetch"] = True
+    item = {"input_type": "jinja2", "input_paths": ["vendor/tpl/tpl/app.yml"], "output_path": "."}
+    return write_project(root, {
+        "t1": [dep],
+        "t2": [{"type": "http", "source": other_url, "output_path": "vendor/other.yml"}],
+    }, compile_items={"t1": [item], "t2": []})
+
+
+def test_hint_fetch_only_selected_and_the_cache_sees_new_versions(tmp_path, repo, env):
+    with http_server() as srv:
+        p = project(tmp_path / "p", repo, srv.serve("/other.yml", "x: 1\n"))
+        run = kcompile("-t", "t1", cwd=p, env=env)
+        assert run.code == 2
+        assert ("t1: compile[0]: input path vendor/tpl/tpl/app.yml not found (searched ., lib): "
+                "a dependency of this target writes it, run with --fetch") in run.err
+        run = kcompile("-t", "t1", "--fetch", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert (p / "compiled/t1/app.yml").read_text() == "version: 1\ntarget: t1"
+        assert srv.requests == [] and not (p / "vendor/other.yml").exists()  # t2's: not asked
+        repo.commit({"tpl/app.yml": "version: 2\n"})
+        assert kcompile("-t", "t1", "--fetch", cwd=p, env=env).code == 0  # the lock pins main
+        assert (p / "compiled/t1/app.yml").read_text().startswith("version: 1")
+        run = kcompile("fetch", "-t", "t1", "--update", "--force", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert (p / "vendor/tpl/tpl/app.yml").read_text() == "version: 2\n"
+        run = kcompile("-t", "t1", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert "1 compiled" in run.err  # the cache saw the fetched file change
+        assert (p / "compiled/t1/app.yml").read_text() == "version: 2"
+
+
+def test_dotkapitan_fetch_true_and_force_fetch(tmp_path, repo, env):
+    with http_server() as srv:
+        p = project(tmp_path / "p", repo, srv.serve("/other.yml", "x: 1\n"), force_fetch=True)
+        # force_fetch: a plain compile fetches t1's dependencies, forced, and only those.
+        run = kcompile("-t", "t1", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert (p / "compiled/t1/app.yml").exists()
+        (p / "vendor/tpl/tpl/app.yml").write_text("edited\n")
+        assert kcompile("-t", "t1", cwd=p, env=env).code == 0
+        assert (p / "vendor/tpl/tpl/app.yml").read_text().startswith("version: 1")
+        assert not (p / "vendor/other.yml").exists()
+        (p / ".kapitan").write_text("compile:\n  fetch: true\n")
+        run = kcompile(cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert (p / "vendor/other.yml").read_text() == "x: 1\n"
+
+
+def test_bad_dependencies_are_located_all_at_once(tmp_path, env):
+    p = write_project(tmp_path / "p", {"t": [
+        {"type": "git", "source": "file:///nowhere/a", "submodules": "yes", "output_path": "a"},
+        {"type": "git", "source": "file:///nowhere/b"},
+        {"type": "http", "source": "http://127.0.0.1:9/x", "output_path": "../outside"},
+    ]})
+    run = kcompile("fetch", cwd=p, env=env)
+    assert run.code == 2
+    assert run.err_lines[:3] == [
+        "inventory/targets/t.yml:6: t: dependency: submodules must be true or false, got 'yes'",
+        "inventory/targets/t.yml:10: t: dependency: git dependency without output_path",
+        "inventory/targets/t.yml:12: t: dependency http http://127.0.0.1:9/x: output_path "
+        "../outside is outside the project",
+    ]
+
+
+def test_a_bad_lock_is_a_located_error(tmp_path, repo, env):
+    p = write_project(tmp_path / "p", {"t": [
+        {"type": "git", "source": repo.url, "output_path": "a"}]})
+    (p / "kcompile.lock").write_text("version: 1\ndependencies:\n- type: git\n  source: x\n"
+                                     "  pin: !!python/object:os.system {}\n- type: svn\n")
+    run = kcompile("fetch", cwd=p, env=env)
+    assert run.code == 2
+    # Data only: the python tag is never constructed.
+    assert run.err_lines[:2] == [
+        "kcompile.lock:5: pin must be a mapping of non-empty strings",
+        "kcompile.lock:6: unknown dependency type 'svn'"]
+    assert not (p / "a").exists()
