@@ -36,6 +36,8 @@ class TargetEnv:
     output_root: str = ""  # this target's directory in the compiled output being built
     bytecode_dir: str | None = None  # where compiled templates are shared between processes
     staged: StagedTarget | None = None  # in-memory output, for input types with in_memory
+    # The compile options under Kapitan's argument names (kadet's kapitan.cached.args).
+    compile_args: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
