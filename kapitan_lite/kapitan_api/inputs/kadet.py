@@ -26,6 +26,7 @@ import json
 import os
 import types
 from collections.abc import Iterator, Mapping
+from enum import StrEnum
 from typing import Any
 
 import kadet
@@ -164,6 +165,9 @@ def to_plain(obj: Any) -> Any:
     """``obj`` with kadet objects, Boxes and tuples turned into plain dicts and lists."""
     if isinstance(obj, BaseObj | BaseModel):
         obj = obj.root
+    if isinstance(obj, StrEnum):
+        # Kapitan registers StrEnum with PyYAML's SafeDumper: written as its value.
+        return str(obj.value)
     if isinstance(obj, Mapping):
         return {k: to_plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
