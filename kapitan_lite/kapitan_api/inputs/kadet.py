@@ -32,7 +32,6 @@ from typing import Any
 import kadet
 from kadet import BaseModel, BaseObj, Dict
 
-from ...inputs.base import with_target_full_path
 from ..errors import CompileError
 from ..run import MODULE_PREFIX, current, current_target
 
@@ -57,8 +56,9 @@ class LazyTargets(Mapping[str, Any]):
     def __getitem__(self, name: str) -> Dict:
         box = self._boxes.get(name)
         if box is None:
-            data = (with_target_full_path(self._this_inventory, name) if name == self._this
-                    else self._targets[name])
+            # Kapitan 0.36.3 snapshots the inventory before it fills in
+            # kapitan.target_full_path: kadet reads it as '' for every target.
+            data = self._this_inventory if name == self._this else self._targets[name]
             box = self._boxes[name] = Dict(data, default_box=self._lazy)
         return box
 
@@ -118,8 +118,8 @@ class _SearchPaths:
     """Kapitan's ``search_paths`` ContextVar: ``search_paths.get()`` (calling it works too)."""
 
     def get(self, *default: Any) -> list[str]:
-        """The search paths of this run (``-J``, then the compiled output being built)."""
-        return list(current().env.search_paths)
+        """The search paths of this run, absolute (``-J``, then the compiled output being built)."""
+        return [os.path.abspath(p) for p in current().env.search_paths]
 
     __call__ = get
 
