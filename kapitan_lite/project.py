@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from .inventory.engine import DEFAULT_ENGINE
 
@@ -70,3 +71,30 @@ class Settings:
         except AttributeError:  # pragma: no cover - not Linux
             cpus = os.cpu_count() or 1
         return max(1, min(cpus, jobs))
+
+    def kapitan_args(self) -> dict[str, Any]:
+        """These settings under the names of ``kapitan compile``'s options (its ``cached.args``)."""
+        return {
+            "name": "compile",
+            "search_paths": list(self.search_paths),
+            "jinja2_filters": self.jinja2_filters,
+            "inventory_path": self.inventory_path,
+            "output_path": self.output_path,
+            "refs_path": self.refs_path,
+            "reveal": self.reveal,
+            "embed_refs": self.embed_refs,
+            "indent": self.indent,
+            "parallelism": self.parallelism or None,
+            "verbose": self.verbose,
+            "compose_target_name": self.compose_target_name,
+            "yaml_multiline_string_style": self.yaml_multiline_string_style,
+            "yaml_dump_null_as_empty": self.yaml_dump_null_as_empty,
+            "prune": False,
+            "cache": False,
+            "fetch": False,
+            "force_fetch": False,
+            "validate": False,
+            "yaml_use_rapidyaml": False,
+            "use_go_jsonnet": False,
+            "ignore_version_check": False,
+        }

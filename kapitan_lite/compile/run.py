@@ -144,6 +144,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 reveal=settings.reveal,
                 output=OutputOptions(settings.indent, settings.yaml_multiline_string_style,
                                      settings.yaml_dump_null_as_empty),
+                compile_args=settings.kapitan_args(),
             )
             results = run_targets(job, stale, settings.workers(len(stale)), on_result)
             problems = [p for r in results for p in r.problems]

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import Problem, UserError, os_problem
 from ..inputs import InputType, TargetEnv, get_input_type
@@ -53,6 +54,7 @@ class CompileJob:
     track_deps: bool = True  # only the cache needs them
     reveal: bool = False
     output: OutputOptions = field(default_factory=OutputOptions)
+    compile_args: dict[str, Any] = field(default_factory=dict)  # kadet's kapitan.cached.args
     _inputs: dict[str, InputType] = field(default_factory=dict)
 
     def input_type(self, name: str) -> InputType:
@@ -141,6 +143,7 @@ def _compile_target(job: CompileJob, name: str) -> TargetResult:
         deps=deps,
         output=job.output,
         bytecode_dir=job.bytecode_dir,
+        compile_args=job.compile_args,
     )
     staged_root = env.output_root = os.path.join(job.staging_compiled, plan.target_dir)
     nested = job.nested_dirs.get(plan.target_dir, set())

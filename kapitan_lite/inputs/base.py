@@ -36,6 +36,8 @@ class TargetEnv:
     output_root: str = ""  # this target's directory in the compiled output being built
     bytecode_dir: str | None = None  # where compiled templates are shared between processes
     staged: StagedTarget | None = None  # in-memory output, for input types with in_memory
+    # The compile options under Kapitan's argument names (kadet's kapitan.cached.args).
+    compile_args: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -83,9 +85,10 @@ class InputType(Protocol):
 def with_target_full_path(target: dict[str, Any], name: str) -> dict[str, Any]:
     """A target's inventory as Kapitan's generators see it by name.
 
-    Kapitan fills ``kapitan.target_full_path`` in after templates took their
-    copy of the inventory, but before kadet's ``inventory()`` and Jsonnet's
-    ``inventory(target)`` read a target: they see it set, templates see ``''``.
+    Kapitan fills ``kapitan.target_full_path`` in after templates and kadet's
+    ``inventory()`` took their copy of the inventory, but before Jsonnet's
+    (and ``kapitan.resources``') ``inventory(target)`` read a target: they see
+    it set, templates and kadet see ``''``.
     """
     kapitan = dict(target["parameters"]["kapitan"])
     kapitan["target_full_path"] = name.replace(".", "/")

@@ -44,9 +44,19 @@ def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 _ValuesDumper.add_representer(str, _represent_str)
 
 
-def helm_arguments(item: dict[str, Any], chart_dir: str, output_dir: str,
+def write_values(values: dict[str, Any], directory: str) -> str:
+    """Write helm values to ``directory/values.yml`` as Kapitan does; return its path."""
+    path = os.path.join(directory, "values.yml")
+    with open(path, "w", encoding="utf-8") as fp:
+        yaml.dump(values, fp, Dumper=_ValuesDumper)
+    return path
+
+
+def helm_arguments(item: dict[str, Any], chart_dir: str, output_dir: str | None,
                    values_file: str | None) -> tuple[list[str], str | None]:
     """``helm`` arguments for an item, and the ``output_file`` it asks for (or None).
+
+    With ``output_dir`` None, helm writes the whole render to its stdout.
 
     Raises :class:`ValueError` for a ``helm_params`` key Kapitan refuses.
     """
@@ -84,7 +94,7 @@ def helm_arguments(item: dict[str, Any], chart_dir: str, output_dir: str,
         args += ["--values", values_file]
     for path in item.get("helm_values_files") or []:
         args += ["--values", str(path)]
-    if not output_file:
+    if not output_file and output_dir is not None:
         args += ["--output-dir", output_dir]
     args.append(str(name) if name else "--generate-name")
     args.append(chart_dir)
@@ -128,11 +138,7 @@ class HelmInput:
         """Render the chart in ``input_path`` and write its files below ``out_dir``."""
         ref = item["input_paths"][0] if item.get("input_paths") else ""
         with tempfile.TemporaryDirectory(prefix="kcompile-helm-") as tmp:
-            values_file = None
-            if item.get("helm_values"):
-                values_file = os.path.join(tmp, "values.yml")
-                with open(values_file, "w", encoding="utf-8") as fp:
-                    yaml.dump(item["helm_values"], fp, Dumper=_ValuesDumper)
+            values_file = write_values(item["helm_values"], tmp) if item.get("helm_values") else None
             rendered = os.path.join(tmp, "out")
             os.makedirs(rendered)
             try:

@@ -47,7 +47,7 @@ def strip_suffix(name: str, suffix: str) -> str:
     return name[: -len(suffix)] if suffix and name.endswith(suffix) else name
 
 
-def _template_location(exc: BaseException, default: str) -> tuple[str, int]:
+def template_location(exc: BaseException, default: str) -> tuple[str, int]:
     """The template file and line an exception was raised from."""
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return exc.filename or default, exc.lineno or 0
@@ -72,6 +72,27 @@ class _TrackingEnvironment(jinja2.Environment):
         if self.recorder is not None and template.filename:
             self.recorder.file(template.filename)
         return template
+
+
+def new_environment(loader_paths: list[str], filters: dict[str, Any],
+                    bytecode_cache: jinja2.BytecodeCache | None = None) -> _TrackingEnvironment:
+    """An Environment as Kapitan makes them (strict undefined, trimmed blocks, ``do``).
+
+    Templates load from ``loader_paths`` in order; ``filters`` are added to
+    Jinja2's own. Compiled templates are kept for the Environment's life.
+    """
+    jenv = _TrackingEnvironment(
+        bytecode_cache=bytecode_cache,
+        undefined=jinja2.StrictUndefined,
+        loader=jinja2.FileSystemLoader(loader_paths),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.do"],
+        auto_reload=False,
+        cache_size=-1,
+    )
+    jenv.filters.update(filters)
+    return jenv
 
 
 class Jinja2Input:
@@ -118,19 +139,9 @@ class Jinja2Input:
                 # workers (and, when the cache is on, later runs). Entries are
                 # checked against the template's source.
                 bcc = jinja2.FileSystemBytecodeCache(env.bytecode_dir)
-            jenv = _TrackingEnvironment(
-                bytecode_cache=bcc,
-                undefined=jinja2.StrictUndefined,
-                loader=jinja2.FileSystemLoader([template_dir or "./", *env.search_paths]),
-                trim_blocks=True,
-                lstrip_blocks=True,
-                extensions=["jinja2.ext.do"],
-                auto_reload=False,
-                cache_size=-1,
-            )
-            jenv.filters.update(kapitan_filters(self._reveal_maybe))
-            jenv.filters.update(self._filters(env))
-            self._envs[key] = jenv
+            jenv = self._envs[key] = new_environment(
+                [template_dir or "./", *env.search_paths],
+                {**kapitan_filters(self._reveal_maybe), **self._filters(env)}, bcc)
         return jenv
 
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
@@ -171,10 +182,10 @@ class Jinja2Input:
         except OSError as exc:
             if exc.errno in ENVIRONMENT_ERRNOS:
                 raise  # the machine's (a full disk), not the template's
-            where, line = _template_location(exc, path)
+            where, line = template_location(exc, path)
             raise InputError(f"{type(exc).__name__}: {exc}", where, line) from exc
         except Exception as exc:
-            where, line = _template_location(exc, path)
+            where, line = template_location(exc, path)
             message = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
             kind = type(exc).__name__
             raise InputError(f"{kind}: {message}", where, line) from exc

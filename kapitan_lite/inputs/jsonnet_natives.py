@@ -54,64 +54,85 @@ def _files(directory: str) -> list[str]:
     return sorted(f for f in os.listdir(directory) if os.path.isfile(os.path.join(directory, f)))
 
 
+def target_inventory(env: TargetEnv, target: str | None) -> Any:
+    """``inventory(target)``: one target's inventory, or with None every target's by name."""
+    if target is None:
+        return {name: env.inventory_global[name] for name in env.inventory_global}
+    if target == env.name:
+        return with_target_full_path(env.inventory, target)
+    if target not in env.inventory_global:
+        raise ValueError(f"inventory(): no target named {target!r}")
+    return with_target_full_path(env.inventory_global[target], target)
+
+
+def yaml_load(paths: list[str], name: str, deps: Deps) -> str:
+    """The YAML file ``name`` (first in ``paths``) as JSON text."""
+    with open(_yaml_file(paths, name, deps), encoding="utf-8") as fp:
+        return json.dumps(yaml.safe_load(fp))
+
+
+def yaml_load_stream(paths: list[str], name: str, deps: Deps) -> str:
+    """The YAML stream ``name`` as the JSON text of a list of its documents."""
+    with open(_yaml_file(paths, name, deps), encoding="utf-8") as fp:
+        return json.dumps(list(yaml.safe_load_all(fp)))
+
+
+def file_read(paths: list[str], name: str, deps: Deps) -> str:
+    """The text of file ``name``, newlines untouched."""
+    path = _find(paths, name, deps)
+    if path is None:
+        raise OSError(f"Could not find file {name}")
+    return _read_text(path)
+
+
+def file_exists(paths: list[str], name: str, deps: Deps) -> dict[str, Any]:
+    """``{exists, path}`` of ``name`` in ``paths``."""
+    path = _find(paths, name, deps)
+    return {"exists": path is not None, "path": path or ""}
+
+
+def dir_files_list(paths: list[str], name: str, deps: Deps) -> list[str]:
+    """The names of the files (not directories) in directory ``name``."""
+    path = _find(paths, name, deps)
+    if path is None:
+        raise OSError(f"Could not find folder {name}")
+    return _files(path)
+
+
+def dir_files_read(paths: list[str], name: str, deps: Deps) -> dict[str, str] | None:
+    """Every file of directory ``name`` by name, with its text; None if it is missing."""
+    path = _find(paths, name, deps)
+    if path is None:
+        return None  # Kapitan's result: null
+    return {f: _read_text(os.path.join(path, f)) for f in _files(path)}
+
+
+def jinja2_render_file(paths: list[str], name: str, ctx: str, deps: Deps,
+                       render_template: Callable[[str, dict[str, Any]], str]) -> str:
+    """Render template ``name`` (first in ``paths``) with the JSON context ``ctx``."""
+    path = _find(paths, name, deps)
+    if path is None:
+        raise OSError(f"jinja2 failed to render, could not find file: {name}")
+    return render_template(path, json.loads(ctx))
+
+
 def natives(env: TargetEnv, render_template: Callable[[str, dict[str, Any]], str]) -> dict[str, Native]:
     """The native callbacks for one target, keyed by the name ``std.native`` uses."""
-    paths = env.search_paths
+    paths, deps = env.search_paths, env.deps
 
-    def inventory(target: str | None, _inv_path: str | None) -> Any:
-        if target is None:
-            return {name: env.inventory_global[name] for name in env.inventory_global}
-        if target == env.name:
-            return with_target_full_path(env.inventory, target)
-        if target not in env.inventory_global:
-            raise ValueError(f"inventory(): no target named {target!r}")
-        return with_target_full_path(env.inventory_global[target], target)
-
-    def yaml_load(name: str) -> str:
-        with open(_yaml_file(paths, name, env.deps), encoding="utf-8") as fp:
-            return json.dumps(yaml.safe_load(fp))
-
-    def yaml_load_stream(name: str) -> str:
-        with open(_yaml_file(paths, name, env.deps), encoding="utf-8") as fp:
-            return json.dumps(list(yaml.safe_load_all(fp)))
-
-    def file_read(name: str) -> str:
-        path = _find(paths, name, env.deps)
-        if path is None:
-            raise OSError(f"Could not find file {name}")
-        return _read_text(path)
-
-    def file_exists(name: str) -> dict[str, Any]:
-        path = _find(paths, name, env.deps)
-        return {"exists": path is not None, "path": path or ""}
-
-    def dir_files_list(name: str) -> list[str]:
-        path = _find(paths, name, env.deps)
-        if path is None:
-            raise OSError(f"Could not find folder {name}")
-        return _files(path)
-
-    def dir_files_read(name: str) -> dict[str, str] | None:
-        path = _find(paths, name, env.deps)
-        if path is None:
-            return None  # Kapitan's result: null
-        return {f: _read_text(os.path.join(path, f)) for f in _files(path)}
-
-    def jinja2_render_file(name: str, ctx: str) -> str:
-        path = _find(paths, name, env.deps)
-        if path is None:
-            raise OSError(f"jinja2 failed to render, could not find file: {name}")
-        return render_template(path, json.loads(ctx))
+    def in_paths(fn: Callable[..., Any]) -> Callable[[str], Any]:
+        return lambda name: fn(paths, name, deps)
 
     return {
-        "inventory": (("target", "inv_path"), inventory),
-        "yaml_load": (("name",), yaml_load),
-        "yaml_load_stream": (("name",), yaml_load_stream),
-        "file_read": (("name",), file_read),
-        "file_exists": (("name",), file_exists),
-        "dir_files_list": (("name",), dir_files_list),
-        "dir_files_read": (("name",), dir_files_read),
-        "jinja2_render_file": (("name", "ctx"), jinja2_render_file),
+        "inventory": (("target", "inv_path"), lambda target, _inv: target_inventory(env, target)),
+        "yaml_load": (("name",), in_paths(yaml_load)),
+        "yaml_load_stream": (("name",), in_paths(yaml_load_stream)),
+        "file_read": (("name",), in_paths(file_read)),
+        "file_exists": (("name",), in_paths(file_exists)),
+        "dir_files_list": (("name",), in_paths(dir_files_list)),
+        "dir_files_read": (("name",), in_paths(dir_files_read)),
+        "jinja2_render_file": (("name", "ctx"), lambda name, ctx: jinja2_render_file(
+            paths, name, ctx, deps, render_template)),
         "yaml_dump": (("obj",), yaml_dump),
         "yaml_dump_stream": (("obj",), yaml_dump_stream),
         "sha256_string": (("obj",), sha256_string),

@@ -100,7 +100,7 @@ class KadetInput:
         write_objects(output, item, out_dir, env, source=init_path)
 
     def _run(self, init_path: str, input_params: dict[str, Any], env: TargetEnv) -> dict[str, Any]:
-        from .. import kadet as api
+        from .. import kapitan_api as api
 
         directory = os.path.dirname(init_path)
         name = api.MODULE_PREFIX + os.path.basename(os.path.normpath(directory))

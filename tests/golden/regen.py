@@ -19,7 +19,8 @@ the command line) this script:
    exactly the expected target directories were produced with the same bytes
    as the full compile, and records them in expected/<name>/selections.json.
 
-Only public tools are used: python, venv and pip.
+Only public tools are used: python, venv and pip. Projects named ``*_helm``
+render charts with the helm binary: put one on PATH (``.ci/run`` installs it).
 
 Usage:
     python tests/golden/regen.py                 # all projects

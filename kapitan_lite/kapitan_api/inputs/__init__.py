@@ -1,0 +1,1 @@
+"""``kapitan.inputs``: the input-type modules kadet code imports (``kadet``, ``helm``)."""

@@ -1,0 +1,2 @@
+def full_name(target, replicas):
+    return f"app-{target}-r{replicas}"
