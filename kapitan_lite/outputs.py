@@ -110,10 +110,15 @@ def dump_plain(obj: Any) -> str:
 
 def dump_inventory_yaml(obj: Any) -> str:
     """YAML as ``kapitan inventory`` prints it: sorted, indented lists, default string style."""
+    return "".join(dump_inventory_yaml_chunks(obj))
+
+
+def dump_inventory_yaml_chunks(obj: Any) -> list[str]:
+    """:func:`dump_inventory_yaml` in pieces, to write one after the other."""
     try:
-        return yaml_writer(None, None).dump(obj)
+        return yaml_writer(None, None).dump_chunks((obj,))
     except Unsupported:
-        return dump_inventory_yaml_reference(obj)
+        return [dump_inventory_yaml_reference(obj)]
 
 
 def dump_inventory_yaml_reference(obj: Any) -> str:

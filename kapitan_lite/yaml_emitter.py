@@ -61,6 +61,12 @@ _MAX_SIMPLE_KEY = 128 - len("!!str")
 _PLAIN_KIND, _QUOTED_KIND, _OTHER_KIND = 0, 1, 2
 
 
+# Entries of each memo: what repeats (keys, a fleet's shared values) stays
+# cached; a document of millions of distinct strings doesn't keep them all.
+_MEMO_SIZE = 1 << 16
+_CHUNK_PARTS = 4096  # parts joined into one piece of output text
+
+
 class Unsupported(Exception):
     """The document has something the fast writer does not write; use PyYAML."""
 
@@ -108,7 +114,9 @@ class YamlWriter:
         self._written: dict[tuple[str, int, int, bool], tuple[str, bool, bool]] = {}
         self._out: list[str] = []
         self._seen: set[int] = set()
-        self._open_at = -1  # len(out) just after a scalar that left the stream open-ended
+        self._open_at = -1  # parts written just after a scalar that left the stream open-ended
+        self._chunks: list[str] = []  # the text so far, joined from parts
+        self._flushed = 0  # parts joined into chunks
 
     # Documents.
 
@@ -118,8 +126,14 @@ class YamlWriter:
 
     def dump_all(self, docs: Iterable[Any]) -> str:
         """Documents separated by ``---``, as ``yaml.dump_all``."""
+        return "".join(self.dump_chunks(docs))
+
+    def dump_chunks(self, docs: Iterable[Any]) -> list[str]:
+        """:meth:`dump_all`'s text in pieces: a huge document never exists as one string."""
         out = self._out
         out.clear()
+        self._chunks = []
+        self._flushed = 0
         open_ended = False
         for number, doc in enumerate(docs):
             self._seen.clear()
@@ -139,14 +153,21 @@ class YamlWriter:
                 eol = self._sequence(doc, 0, "\n" if number else "")
             # PyYAML ends a stream with '...' when its last scalar is a keep-chomped
             # block scalar ('|+', '>+') that no indicator followed.
-            open_ended = self._open_at == len(out)
+            open_ended = self._open_at == self._flushed + len(out)
             if not eol:
                 out.append("\n")
         if open_ended:
             out.append("...\n")
-        text = "".join(out)
+        self._flush()
+        chunks, self._chunks = self._chunks, []
+        return chunks
+
+    def _flush(self) -> None:
+        # Millions of small parts cost several times the text they make.
+        out = self._out
+        self._chunks.append("".join(out))
+        self._flushed += len(out)
         out.clear()
-        return text
 
     # Collections. Each returns whether the output now ends with a line break
     # (a block scalar ends its own last line).
@@ -179,6 +200,8 @@ class YamlWriter:
             out.append(lead + text + ":")
             eol = value(mapping[key], indent, indent + len(text) + 1, child_lead, False)
             lead = pad if eol else newline_pad
+            if len(out) >= _CHUNK_PARTS:
+                self._flush()
         return eol
 
     def _sequence(self, seq: list | tuple, indent: int, lead: str) -> bool:
@@ -195,6 +218,8 @@ class YamlWriter:
             out.append(lead + "-")
             eol = value(item, indent, indent + 1, child_lead, True)
             lead = pad if eol else newline_pad
+            if len(out) >= _CHUNK_PARTS:
+                self._flush()
         return eol
 
     def _value(self, value: Any, indent: int, column: int, child_lead: str,
@@ -241,6 +266,8 @@ class YamlWriter:
         """How PyYAML writes ``text`` when it has no explicit style: plain, single-quoted, other."""
         kind = self._kinds.get(text)
         if kind is None:
+            if len(self._kinds) >= _MEMO_SIZE:
+                self._kinds.clear()  # memory stays bounded on a huge document
             # Printable single-line ASCII always allows single quotes; plain if the
             # analysis allows it and the resolver reads it back as a string.
             if _PLAIN.fullmatch(text):
@@ -277,6 +304,8 @@ class YamlWriter:
             # it follows the indentation (whitespace).
             text, _column = self._emit(key, None, None, indent=0, column=0, whitespace=True,
                                        indention=True, simple_key=True)
+        if len(self._keys) >= _MEMO_SIZE:
+            self._keys.clear()
         self._keys[key] = text
         return text
 
@@ -313,11 +342,13 @@ class YamlWriter:
                                                  column, whitespace=False,
                                                  indention=after_dash, simple_key=False)
                 done = (written, end_column == 0, self._emitter.open_ended)
+            if len(self._written) >= _MEMO_SIZE:
+                self._written.clear()
             self._written[place] = done
         written, eol, open_ended = done
         self._out.append(written)
         if open_ended:
-            self._open_at = len(self._out)
+            self._open_at = self._flushed + len(self._out)
         return eol
 
     def _literal(self, text: str, indent: int) -> tuple[str, bool, bool]:

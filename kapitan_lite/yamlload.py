@@ -52,20 +52,134 @@ def alias_limit() -> int:
 def load_yaml(text: str | bytes, loader: type = SafeLoader) -> Any:
     """Parse one YAML document; raise :class:`YamlLoadError` (located, one line) if it is bad."""
     try:
-        if ("&" in text) if isinstance(text, str) else (b"&" in text):
-            # Only anchored documents can alias: check their expansion first.
-            ldr = loader(text)
-            try:
-                node = ldr.get_single_node()
-                if node is not None:
-                    check_aliases(node, alias_limit())
-                return ldr.construct_document(node) if node is not None else None
-            finally:
-                ldr.dispose()
-        return yaml.load(text, Loader=loader)
+        try:
+            return _load_streaming(text, loader, alias_limit())
+        except _Unusual:
+            return _load_composed(text, loader)
     except yaml.YAMLError as exc:
         line, message = yaml_error(exc, text)
         raise YamlLoadError(line, message) from None
+
+
+class _Unusual(Exception):
+    """A document the streaming loader leaves to PyYAML's own (merge keys, odd tags...)."""
+
+
+_STR = "tag:yaml.org,2002:str"
+_MAP_TAGS = (None, "!", "tag:yaml.org,2002:map")
+_SEQ_TAGS = (None, "!", "tag:yaml.org,2002:seq")
+_MERGE_TAGS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
+_NO_KEY: Any = object()
+
+
+def _load_streaming(text: str | bytes, loader: type, limit: int) -> Any:
+    """The document built straight from parser events, as PyYAML's safe loader builds it.
+
+    PyYAML first composes the whole document into nodes, each with two marks,
+    then constructs: 40 times the file's size in memory. Here every event
+    goes into the data as it comes, and repeated mapping keys share one string.
+    """
+    helper = loader("")  # resolves and constructs scalars exactly as PyYAML does
+    resolve = helper.resolve
+    constructors = helper.yaml_constructors
+    keys: dict[str, str] = {}
+    anchors: dict[str, Any] = {}
+    sizes: dict[str, int] = {}  # anchor -> nodes below it, aliases expanded
+    # Open collections: [container, pending key (mappings), nodes so far, anchor].
+    stack: list[list[Any]] = []
+    added = 0
+    root: Any = None
+    documents = 0
+
+    def put(value: Any, nodes: int) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        top = stack[-1]
+        top[2] += nodes
+        container = top[0]
+        if type(container) is list:
+            container.append(value)
+        elif top[1] is _NO_KEY:
+            if type(value) in (dict, list):
+                raise _Unusual("unhashable key")  # PyYAML's own words for it
+            top[1] = value
+        else:
+            container[top[1]] = value
+            top[1] = _NO_KEY
+
+    events = yaml.events
+    for ev in yaml.parse(text, Loader=loader):
+        kind = type(ev)
+        if kind is events.ScalarEvent:
+            tag = ev.tag
+            if tag is None or tag == "!":
+                tag = resolve(yaml.ScalarNode, ev.value, ev.implicit)
+            if tag == _STR:
+                value: Any = ev.value
+                if stack and stack[-1][1] is _NO_KEY and type(stack[-1][0]) is dict:
+                    value = keys.setdefault(value, value)
+            else:
+                if tag in _MERGE_TAGS and stack and stack[-1][1] is _NO_KEY \
+                        and type(stack[-1][0]) is dict:
+                    raise _Unusual
+                ctor = constructors.get(tag) or constructors[None]
+                value = ctor(helper, yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark,
+                                                     ev.style))
+            if ev.anchor is not None:
+                anchors[ev.anchor], sizes[ev.anchor] = value, 1
+            put(value, 1)
+        elif kind is events.MappingStartEvent or kind is events.SequenceStartEvent:
+            is_map = kind is events.MappingStartEvent
+            if ev.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
+                raise _Unusual
+            container: Any = {} if is_map else []
+            if ev.anchor is not None:
+                anchors[ev.anchor] = container
+            put(container, 0)
+            stack.append([container, _NO_KEY, 1, ev.anchor])
+        elif kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
+            _, _, nodes, anchor = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = nodes
+            if stack:
+                stack[-1][2] += nodes
+        elif kind is events.AliasEvent:
+            if ev.anchor not in anchors:
+                raise _Unusual("undefined alias")  # PyYAML's own words for it
+            if ev.anchor not in sizes:
+                raise YamlLoadError(ev.start_mark.line + 1, "recursive YAML alias")
+            added += sizes[ev.anchor]
+            if added > limit:
+                raise YamlLoadError(ev.start_mark.line + 1, _too_many(limit))
+            put(anchors[ev.anchor], sizes[ev.anchor])
+        elif kind is events.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _Unusual("documents")  # PyYAML's own words for it
+    return root
+
+
+def _too_many(limit: int) -> str:
+    return (f"YAML aliases expand to more than {limit} nodes "
+            f"(the alias limit; set {ALIAS_LIMIT_ENV} to raise it)")
+
+
+def _load_composed(text: str | bytes, loader: type) -> Any:
+    """PyYAML's own load (compose, then construct), aliases checked first."""
+    if not (("&" in text) if isinstance(text, str) else (b"&" in text)):
+        return yaml.load(text, Loader=loader)
+    # Only anchored documents can alias: check their expansion first.
+    ldr = loader(text)
+    try:
+        node = ldr.get_single_node()
+        if node is None:
+            return None
+        check_aliases(node, alias_limit())
+        return ldr.construct_document(node)
+    finally:
+        ldr.dispose()
 
 
 def load_yaml_file(path: str) -> Any:
@@ -88,10 +202,7 @@ def check_aliases(root: yaml.Node, limit: int) -> None:
                 raise YamlLoadError(where.start_mark.line + 1, "recursive YAML alias")
             added += known  # an alias: its whole subtree again
             if added > limit:
-                raise YamlLoadError(
-                    where.start_mark.line + 1,
-                    f"YAML aliases expand to more than {limit} nodes "
-                    f"(the alias limit; set {ALIAS_LIMIT_ENV} to raise it)")
+                raise YamlLoadError(where.start_mark.line + 1, _too_many(limit))
             return known
         sizes[key] = -1
         total = 1

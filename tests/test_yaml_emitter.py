@@ -242,3 +242,13 @@ def test_wrap_column_boundary_sweep(indent):
                 doc = {"k" * width: text for width in range(1, 12)}
                 doc["nested"] = [text, {"k": text, "l": [text]}]
                 assert writer.dump(doc) == outputs.dump_yaml_reference(doc, indent), text
+
+
+@pytest.mark.parametrize("last", ["plain", "keep\n\n"])
+def test_a_document_of_many_chunks_is_pyyamls(last):
+    # Far more parts than one chunk holds; a keep-chomped block scalar last ('...' after it).
+    doc = {f"k{i:05}": {"name": f"svc-{i}", "tags": [i, "x"]} for i in range(3000)}
+    doc["zz"] = last
+    chunks = outputs.dump_inventory_yaml_chunks(doc)
+    assert len(chunks) > 1
+    assert "".join(chunks) == outputs.dump_inventory_yaml_reference(doc)

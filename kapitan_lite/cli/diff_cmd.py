@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..errors import one_line
 from .options import COMMON, EXIT_USER, apply_options, merge_opts, run_action, settings_from
 
 
@@ -40,7 +41,7 @@ def diff_cmd(ctx: click.Context, base: str, head: str | None, fmt: str, committe
         try:
             result = run_diff(settings, request)
         except RevisionError as exc:
-            click.echo(f"kcompile diff: {exc}", err=True)
+            click.echo(f"kcompile diff: {one_line(str(exc))}", err=True)
             return EXIT_USER
         if fmt == "text":
             colour = click.get_text_stream("stdout").isatty()

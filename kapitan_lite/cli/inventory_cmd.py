@@ -11,7 +11,7 @@ import click
 from ..errors import UserError
 from ..inventory import Inventory
 from ..json_indent import IndentedJSON
-from ..outputs import dump_inventory_yaml
+from ..outputs import dump_inventory_yaml_chunks
 from .options import COMMON, apply_options, merge_opts, run_action, settings_from
 
 
@@ -79,7 +79,8 @@ def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, f
             # json.dumps(data, indent=2, sort_keys=True), streamed and faster
             sys.stdout.write(IndentedJSON(2).dumps(data) + "\n")
         else:
-            click.echo(dump_inventory_yaml(data), nl=False)
+            for chunk in dump_inventory_yaml_chunks(data):
+                sys.stdout.write(chunk)
         return 0
 
     run_action(opts, action, writes_compiled=False)

@@ -150,7 +150,11 @@ class Resolver:
                     nested.append(k)
                 elif tv in _SPECIAL:
                     special.append(k)
-            shape = (value, nested, special)
+            if not nested and not special:
+                # A leaf: scanning it again costs what copying it does, and caching
+                # every leaf of a big class would cost more memory than the class.
+                return value.copy()
+            shape = (value, tuple(nested), tuple(special))
             self._shapes[id(value)] = shape
         _, nested, special = shape
         out = value.copy()
