@@ -78,9 +78,11 @@ def test_bad_dependencies_are_located_all_at_once(tmp_path, env):
         {"type": "git", "source": "file:///nowhere/a", "submodules": "yes", "output_path": "a"},
         {"type": "git", "source": "file:///nowhere/b"},
         {"type": "http", "source": "http://127.0.0.1:9/x", "output_path": "../outside"},
-    ]})
+    ], "u": [{"type": "git", "source": "file:///nowhere/c", "branch": "x", "output_path": "c"}]})
     run = kcompile("fetch", cwd=p, env=env)
     assert run.code == 2
+    assert run.err_lines[3] == ("inventory/targets/u.yml:8: u: parameters.kapitan.dependencies[0]: "
+                                "unknown key(s) 'branch'")
     assert run.err_lines[:3] == [
         "inventory/targets/t.yml:6: t: dependency: submodules must be true or false, got 'yes'",
         "inventory/targets/t.yml:10: t: dependency: git dependency without output_path",
