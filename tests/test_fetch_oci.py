@@ -235,3 +235,68 @@ def test_kcompile_fetch_oci_and_oci_charts_lock_locked_and_offline(tmp_path):
     assert run.code == 0, run.err
     assert (p / "components/kubectl/main.py").read_text() == "print(2)\n"
     assert (p / "charts/mychart/new.yaml").is_file()
+
+
+def test_blob_redirects_leave_the_credentials_behind(tmp_path, monkeypatch):
+    """A registry that sends blob downloads to a storage host (as ghcr.io and ECR do)."""
+    import base64
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    data = b"layer bytes\n"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    manifest = json.dumps({"schemaVersion": 2, "layers": [
+        {"mediaType": "text/plain", "digest": digest, "size": len(data),
+         "annotations": {"org.opencontainers.image.title": "f.txt"}}]}).encode()
+    creds = "Basic " + base64.b64encode(b"u:p").decode()
+    seen: list[str | None] = []
+
+    def serve(handler):
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return httpd
+
+    class Storage(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    storage = serve(Storage)
+
+    class Front(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.headers.get("Authorization") != creds:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="r"')
+            elif "/blobs/" in self.path:
+                self.send_response(307)
+                self.send_header("Location", f"http://127.0.0.1:{storage.server_port}/b")
+            else:
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(manifest)
+                return
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    front = serve(Front)
+    try:
+        monkeypatch.setenv("OCI_USERNAME", "u")
+        monkeypatch.setenv("OCI_PASSWORD", "p")
+        ctx = ctx_for(tmp_path)
+        d = dep(f"127.0.0.1:{front.server_port}/org/art:1")
+        OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / "o"))
+    finally:
+        for httpd in (front, storage):
+            httpd.shutdown()
+            httpd.server_close()
+    assert tree(tmp_path / "o") == {"f.txt": "layer bytes\n"}
+    assert seen == [None]

@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from .base import FetchError
+from .base import FetchContext, FetchError
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
@@ -94,6 +94,17 @@ def _credentials(registry: str) -> tuple[str, str] | None:
     return None
 
 
+class _StripAuthOnRedirect(urllib.request.HTTPRedirectHandler):
+    """Registries redirect blob downloads to storage hosts: their credentials stay behind."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl).netloc != \
+                urllib.parse.urlsplit(req.full_url).netloc:
+            new.remove_header("Authorization")
+        return new
+
+
 def _is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     name = name.strip("[]")
@@ -119,12 +130,18 @@ class RegistryClient:
         host = "registry-1.docker.io" if registry == "docker.io" else registry
         self.base = f"{'http' if insecure else 'https'}://{host}"
         self.timeout = timeout
-        self.context: ssl.SSLContext | None = None
+        context: ssl.SSLContext | None = None
         if not insecure:
-            if tls_verify is False:
-                self.context = ssl._create_unverified_context()
-            elif isinstance(tls_verify, str):
-                self.context = ssl.create_default_context(cafile=tls_verify)
+            try:
+                if tls_verify is False:
+                    context = ssl._create_unverified_context()
+                elif isinstance(tls_verify, str):
+                    context = ssl.create_default_context(cafile=tls_verify)
+            except (OSError, ssl.SSLError) as e:
+                raise FetchError(f"tls_verify {tls_verify!r}: cannot load the CA bundle: "
+                                 f"{getattr(e, 'strerror', None) or e}") from None
+        self.opener = urllib.request.build_opener(_StripAuthOnRedirect(),
+                                                  urllib.request.HTTPSHandler(context=context))
         self.auth: dict[str, str] = {}  # scope -> Authorization header value
         self.credentials = _credentials(registry)
         # As docker does, a registry on this machine that does not speak TLS is
@@ -134,7 +151,7 @@ class RegistryClient:
     def _open(self, url: str, headers: dict[str, str], method: str = "GET") -> Any:
         req = urllib.request.Request(url, headers=headers, method=method)
         try:
-            return urllib.request.urlopen(req, timeout=self.timeout, context=self.context)
+            return self.opener.open(req, timeout=self.timeout)
         except urllib.error.HTTPError as e:
             return e
         except (urllib.error.URLError, OSError, ValueError) as e:
@@ -253,7 +270,7 @@ class RegistryClient:
         return tmp
 
 
-def fetch_blob(client: RegistryClient, repository: str, digest: str, ctx: Any) -> str:
+def fetch_blob(client: RegistryClient, repository: str, digest: str, ctx: FetchContext) -> str:
     """The cache path of blob ``digest``, downloading it into the cache first if missing."""
     cached = ctx.cache.get(digest)
     if cached:
