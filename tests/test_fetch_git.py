@@ -52,6 +52,7 @@ def test_refs_subdir_and_the_lock(tmp_path, repo, env):
     assert (p / "vendor/sha/lib/gen.py").read_text() == "VERSION = 1\n"
     assert (p / "vendor/head/lib/gen.py").read_text() == "VERSION = 3\n"
     assert not (p / "vendor/head/.git").exists()
+    assert (p / "vendor/head").stat().st_mode & 0o777 == 0o755
     assert lock_pins(p) == {("git", repo.url, "v1"): {"commit": c1},
                             ("git", repo.url, "dev"): {"commit": c2},
                             ("git", repo.url, c1[:10]): {"commit": c1},

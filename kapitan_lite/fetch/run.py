@@ -250,6 +250,7 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
     if not _inside(root, parent):
         raise FetchError(f"output_path {item.dep.output_path} is outside the project")
     tmp = tempfile.mkdtemp(dir=parent, prefix=".kcompile-fetch-")
+    os.chmod(tmp, 0o755)  # it may become output_path itself: a directory like any other
     try:
         fetcher.materialize(item.dep, pin, ctx, tmp)
         _verify(tmp)
