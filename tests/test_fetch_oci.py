@@ -300,3 +300,19 @@ def test_blob_redirects_leave_the_credentials_behind(tmp_path, monkeypatch):
             httpd.server_close()
     assert tree(tmp_path / "o") == {"f.txt": "layer bytes\n"}
     assert seen == [None]
+
+
+def test_tls_verify_with_a_ca_bundle_or_off(tmp_path):
+    with running_registry(tmp_path / "reg", tls=True) as reg:
+        reg.push("tls/art", "1", [(b"over tls\n", "text/plain", "f.txt")])
+        source = f"{reg.host}/tls/art:1"
+        ctx = ctx_for(tmp_path)
+        with pytest.raises(FetchError, match=r"^cannot reach registry 127\.0\.0\.1:\d+: "
+                                             r".*CERTIFICATE_VERIFY_FAILED.*; set tls_verify to its CA bundle, or to false$"):
+            OciFetcher().resolve(Dependency("oci", source, "o"), ctx)
+        for n, tls_verify in enumerate([str(reg.ca), False]):
+            d = Dependency("oci", source, "o", {"tls_verify": tls_verify})
+            OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / f"o{n}"))
+            assert tree(tmp_path / f"o{n}") == {"f.txt": "over tls\n"}
+        with pytest.raises(FetchError, match=r"tls_verify '/nope\.pem': cannot load the CA bundle"):
+            OciFetcher().resolve(Dependency("oci", source, "o", {"tls_verify": "/nope.pem"}), ctx)

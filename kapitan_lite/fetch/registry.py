@@ -156,13 +156,18 @@ class RegistryClient:
             return e
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", e)
+            # Only a server that does not speak TLS at all; a certificate that
+            # fails verification stays an error.
             if (self.plain_http_fallback and isinstance(reason, ssl.SSLError)
+                    and not isinstance(reason, ssl.SSLCertVerificationError)
                     and url.startswith(self.base + "/")):
                 self.plain_http_fallback = False
                 http_base = "http://" + self.base.removeprefix("https://")
                 url, self.base = http_base + url[len(self.base):], http_base
                 return self._open(url, headers, method)
-            raise FetchError(f"cannot reach registry {self.registry}: {reason}") from None
+            hint = ("; set tls_verify to its CA bundle, or to false"
+                    if isinstance(reason, ssl.SSLCertVerificationError) else "")
+            raise FetchError(f"cannot reach registry {self.registry}: {reason}{hint}") from None
 
     def _token(self, header: str, scope: str) -> str | None:
         scheme, params = _challenge(header)
