@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,7 @@ import yaml
 from conftest import kcompile
 from fetch_support import tar_gz, write_project
 from oci_registry import DIR_LAYER, running_registry
+from refs_support import KAPITAN
 
 from kapitan_lite.fetch.base import Dependency, FetchContext, FetchError
 from kapitan_lite.fetch.cache import ContentCache
@@ -239,11 +245,6 @@ def test_kcompile_fetch_oci_and_oci_charts_lock_locked_and_offline(tmp_path):
 
 def test_blob_redirects_leave_the_credentials_behind(tmp_path, monkeypatch):
     """A registry that sends blob downloads to a storage host (as ghcr.io and ECR do)."""
-    import base64
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     data = b"layer bytes\n"
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     manifest = json.dumps({"schemaVersion": 2, "layers": [
@@ -316,3 +317,45 @@ def test_tls_verify_with_a_ca_bundle_or_off(tmp_path):
             assert tree(tmp_path / f"o{n}") == {"f.txt": "over tls\n"}
         with pytest.raises(FetchError, match=r"tls_verify '/nope\.pem': cannot load the CA bundle"):
             OciFetcher().resolve(Dependency("oci", source, "o", {"tls_verify": "/nope.pem"}), ctx)
+
+
+def test_same_tree_as_kapitan_compile_fetch(tmp_path):
+    """Kapitan 0.36.3 pulls with oras; both must write the same files, modes included."""
+    python = KAPITAN.parent / "python"
+    if not python.exists():
+        pytest.skip("kapitan 0.36.3 not installed")
+    if subprocess.run([str(python), "-c", "import oras"], capture_output=True).returncode:
+        pytest.skip("Kapitan's venv has no oras (pip install 'kapitan[oci]==0.36.3')")
+
+    def snapshot(root: Path) -> dict[str, tuple]:
+        return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None,
+                                                 oct(p.stat().st_mode & 0o777))
+                for p in sorted(root.rglob("*"))}
+
+    with running_registry(tmp_path / "reg") as reg:
+        push_generators(reg)
+        reg.push_chart("charts/mychart", "0.1.0", chart("0.1.0"), "mychart")
+        deps = [
+            {"type": "oci", "source": f"{reg.host}/kapicorp/generators:1.0",
+             "output_path": "components/all", "insecure": True},
+            {"type": "oci", "source": f"{reg.host}/kapicorp/generators:1.0",
+             "output_path": "components/kubectl", "subpath": "generators/kubectl",
+             "insecure": True},
+            {"type": "oci", "source": f"{reg.host}/charts/mychart:0.1.0",
+             "output_path": "components/chart", "insecure": True},
+        ]
+        items = [{"input_type": "copy", "input_paths": ["components/all/defaults.yml"],
+                  "output_path": "."}]
+        trees = []
+        for who, cmd in [("kapitan", [str(python), "-m", "kapitan", "compile", "--fetch"]),
+                         ("kcompile", None)]:
+            p = write_project(tmp_path / who, {"t": deps}, compile_items={"t": items})
+            if cmd:
+                run = subprocess.run(cmd, cwd=p, capture_output=True, text=True, timeout=120)
+                assert run.returncode == 0, run.stderr
+            else:
+                run = kcompile("--fetch", cwd=p, env={"KCOMPILE_CACHE_DIR": str(tmp_path / "c")})
+                assert run.code == 0, run.err
+            trees.append((snapshot(p / "components"), snapshot(p / "compiled")))
+    assert trees[0] == trees[1]
+    assert "chart/mychart/Chart.yaml" in trees[0][0]
