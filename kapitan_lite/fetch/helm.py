@@ -16,6 +16,7 @@ constraint is matched against the repository's tags.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
@@ -28,6 +29,8 @@ import zlib
 
 import yaml
 
+from .. import __version__
+from ..yamlload import SafeLoader
 from .base import Dependency, FetchContext, FetchError, Pin
 from .oci import client_for
 from .registry import Reference, fetch_blob
@@ -56,8 +59,9 @@ def _what(chart: str, version: str | None) -> str:
 
 
 def _http_get(url: str, ctx: FetchContext) -> bytes:
+    req = urllib.request.Request(url, headers={"User-Agent": f"kcompile/{__version__}"})
     try:
-        with urllib.request.urlopen(url, timeout=ctx.timeout) as resp:
+        with urllib.request.urlopen(req, timeout=ctx.timeout) as resp:
             return resp.read()
     except urllib.error.HTTPError as e:
         raise FetchError(f"GET {url}: HTTP {e.code}") from None
@@ -88,7 +92,7 @@ class HelmFetcher:
     def _resolve_repo(self, repo: str, chart: str, wanted: str | None, ctx: FetchContext) -> Pin:
         index_url = repo.rstrip("/") + "/index.yaml"
         try:
-            index = yaml.safe_load(_http_get(index_url, ctx))
+            index = yaml.load(_http_get(index_url, ctx), Loader=SafeLoader)  # big indexes: libyaml
         except yaml.YAMLError as e:
             raise FetchError(f"{index_url}: not a YAML chart index: "
                              f"{str(e).splitlines()[0]}") from None
@@ -107,11 +111,13 @@ class HelmFetcher:
         if not urls:
             raise FetchError(f"{_what(chart, chosen)}: the index gives no URL")
         url = resolve_reference_url(repo, str(urls[0]))
-        digest = ctx.cache.add_bytes(_http_get(url, ctx))
+        data = _http_get(url, ctx)
+        digest = hashlib.sha256(data).hexdigest()
         expected = str(entry.get("digest") or "").removeprefix("sha256:")
         if expected and expected != digest:
             raise FetchError(f"{_what(chart, chosen)}: {url} has sha256:{digest}, "
                              f"the index says sha256:{expected}")
+        ctx.cache.add_bytes(data, digest)
         return {"version": chosen, "sha256": digest, "url": url}
 
     def _resolve_oci(self, dep: Dependency, chart: str, wanted: str | None,
@@ -209,7 +215,7 @@ def expand_chart(archive: str, dest: str, chart: str, label: str) -> None:
     if not files:
         raise FetchError(f"{label}: no files in chart archive")
     try:
-        meta = yaml.safe_load(files.get("Chart.yaml", b"")) or {}
+        meta = yaml.load(files.get("Chart.yaml", b""), Loader=SafeLoader) or {}
     except yaml.YAMLError:
         raise FetchError(f"{label}: cannot load Chart.yaml") from None
     name = meta.get("name") if isinstance(meta, dict) else None
