@@ -85,6 +85,20 @@ def test_a_symlink_out_of_the_dependency_is_refused(tmp_path, env):
     assert not (p / "v").exists()
 
 
+def test_two_sources_into_one_output_path_merge(tmp_path, repo, env):
+    other = GitRepo(tmp_path / "other")
+    other.commit({"lib/other.py": "O = 1\n"})
+    p = write_project(tmp_path / "p", {"t": [
+        {"type": "git", "source": repo.url, "ref": "v1", "output_path": "vendor"},
+        {"type": "git", "source": other.url, "output_path": "vendor"},
+        {"type": "git", "source": other.url, "output_path": "vendor"},  # skipped: same pair
+    ]})
+    run = kcompile("fetch", cwd=p, env=env)
+    assert run.code == 0, run.err
+    assert sorted(x.name for x in (p / "vendor/lib").iterdir()) == ["gen.py", "other.py"]
+    assert "fetched 2 dependencies" in run.err
+
+
 def test_submodules(tmp_path, env):
     sub = GitRepo(tmp_path / "sub")
     sub.commit({"mod.txt": "inside\n"})

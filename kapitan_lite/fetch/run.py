@@ -120,9 +120,7 @@ def run_fetch(items: list[Planned], forced: set[int], options: FetchOptions,
     with tempfile.TemporaryDirectory(prefix="kcompile-fetch-") as scratch:
         ctx = FetchContext(cache=ContentCache(options.cache_dir), offline=options.offline,
                            scratch=scratch)
-        groups: dict[str, list[int]] = {}
-        for i, item in enumerate(items):
-            groups.setdefault(item.dep.source, []).append(i)
+        groups = _groups(items)
 
         if options.locked:
             problems = _check_locked(items, groups, lock if had_lock else None, fetchers, ctx)
@@ -167,6 +165,26 @@ def run_fetch(items: list[Planned], forced: set[int], options: FetchOptions,
         report.kept += s.kept
         report.unchanged += s.unchanged
     return report
+
+
+def _groups(items: list[Planned]) -> dict[str, list[int]]:
+    """Item indexes by source; sources writing into the same tree share a group (run in turn)."""
+    groups: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(item.dep.source, []).append(i)
+
+    def overlap(a: list[int], b: list[int]) -> bool:
+        return any(x == y or x.startswith(y + os.sep) or y.startswith(x + os.sep)
+                   for x in (items[i].dest for i in a) for y in (items[j].dest for j in b))
+
+    merged: list[list[int]] = []
+    for indexes in groups.values():
+        combined = list(indexes)
+        for m in [m for m in merged if overlap(m, indexes)]:
+            combined.extend(m)
+            merged.remove(m)
+        merged.append(combined)
+    return {str(n): sorted(m) for n, m in enumerate(merged)}
 
 
 def _each_group(work, groups: dict[str, list[int]]) -> None:
