@@ -3,6 +3,7 @@ the incremental cache seeing fetched files, and located errors in the inventory 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,13 @@ def test_hint_fetch_only_selected_and_the_cache_sees_new_versions(tmp_path, repo
         assert run.code == 0, run.err
         assert "1 compiled" in run.err  # the cache saw the fetched file change
         assert (p / "compiled/t1/app.yml").read_text() == "version: 2"
+        # Upstream gone: a forced fetch from the cache alone (--force: deprecated --force-fetch).
+        shutil.rmtree(repo.path)
+        (p / "vendor/tpl/tpl/app.yml").write_text("edited\n")
+        run = kcompile("-t", "t1", "--force", "--offline", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert "--force is deprecated" in run.err
+        assert (p / "vendor/tpl/tpl/app.yml").read_text() == "version: 2\n"
 
 
 def test_dotkapitan_fetch_true_and_force_fetch(tmp_path, repo, env):
