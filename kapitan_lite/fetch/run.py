@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,7 +187,7 @@ def _groups(items: list[Planned]) -> dict[str, list[int]]:
     return {str(n): sorted(m) for n, m in enumerate(merged)}
 
 
-def _each_group(work, groups: dict[str, list[int]]) -> None:
+def _each_group(work: Callable[[list[int]], None], groups: dict[str, list[int]]) -> None:
     """Run ``work`` on every group, groups concurrently."""
     if len(groups) <= 1:
         for indexes in groups.values():
