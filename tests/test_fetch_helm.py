@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import stat
 from pathlib import Path
@@ -305,3 +306,19 @@ def test_kcompile_fetch_helm_lock_locked_and_offline(tmp_path):
     assert run.code == 2
     assert "chart nginx version 1.2.5 (sha256:" in run.err and "is not in the cache" in run.err
     assert not (p / "charts/nginx").exists()
+
+
+def test_index_read_whole_or_by_the_chart_block():
+    from kapitan_lite.fetch.helm import chart_entries
+
+    entries = {"nginx-ingress": [{"version": "9.0.0"}], "nginx": [{"version": "1.0.0"},
+                                                                  {"version": "0.9.0"}],
+               "zz": [{"version": "2.0.0"}]}
+    block = yaml.safe_dump({"apiVersion": "v1", "entries": entries, "generated": "now"}).encode()
+    flow = json.dumps({"entries": entries}).encode()  # JSON is YAML too: read whole
+    for index in (block, flow, block.replace(b"\n", b"\r\n")):
+        assert chart_entries(index, "nginx", "i") == entries["nginx"]
+        assert chart_entries(index, "zz", "i") == entries["zz"]
+        assert chart_entries(index, "nope", "i") == []
+    with pytest.raises(FetchError, match=r"^i: not a YAML chart index"):
+        chart_entries(b"entries: [\n", "nginx", "i")

@@ -79,6 +79,63 @@ def resolve_reference_url(base: str, ref: str) -> str:
     return joined._replace(query=parts.query).geturl()
 
 
+def chart_entries(index: bytes, chart: str, where: str) -> list:
+    """The entries of ``chart`` in a repository's ``index.yaml`` (``[]`` when it has none).
+
+    Public indexes run to tens of megabytes, and parsing all of one takes far
+    longer than the fetch: when the index is laid out as helm writes it, only
+    the chart's own block is parsed.
+    """
+    block = _chart_block(index, chart)
+    if block is not None:
+        try:
+            doc = yaml.load(block, Loader=SafeLoader)
+            return (doc.get("entries") or {}).get(chart) or []
+        except (yaml.YAMLError, AttributeError):
+            pass  # read the whole index below
+    try:
+        doc = yaml.load(index, Loader=SafeLoader)
+    except yaml.YAMLError as e:
+        raise FetchError(f"{where}: not a YAML chart index: {str(e).splitlines()[0]}") from None
+    entries = (doc.get("entries") if isinstance(doc, dict) else None) or {}
+    if not isinstance(entries, dict):
+        raise FetchError(f"{where}: not a chart index (no entries)")
+    found = entries.get(chart)
+    return found if isinstance(found, list) else []
+
+
+def _chart_block(index: bytes, chart: str) -> bytes | None:
+    """``entries:`` and only ``chart``'s block of a block-style index, or None if not found so."""
+    if index.startswith(b"entries:\n"):
+        start = 0
+    else:
+        start = index.find(b"\nentries:\n") + 1
+        if start == 0:
+            return None
+    key = chart.encode() + b":"
+    indent = None
+    out: list[bytes] = [b"entries:"]
+    inside = False
+    for line in index[start:].split(b"\n")[1:]:
+        stripped = line.lstrip(b" ")
+        if not stripped or stripped.startswith(b"#"):
+            continue
+        depth = len(line) - len(stripped)
+        if indent is None:
+            indent = depth
+            if indent == 0:
+                return None
+        if depth < indent:
+            break  # the next top-level key
+        if depth == indent and not stripped.startswith(b"- "):
+            if inside:
+                break  # the next chart
+            inside = stripped.rstrip() == key
+        if inside:
+            out.append(line)
+    return b"\n".join(out) + b"\n" if inside else None
+
+
 class HelmFetcher:
     """Helm charts from chart repositories and OCI registries."""
 
@@ -91,15 +148,8 @@ class HelmFetcher:
 
     def _resolve_repo(self, repo: str, chart: str, wanted: str | None, ctx: FetchContext) -> Pin:
         index_url = repo.rstrip("/") + "/index.yaml"
-        try:
-            index = yaml.load(_http_get(index_url, ctx), Loader=SafeLoader)  # big indexes: libyaml
-        except yaml.YAMLError as e:
-            raise FetchError(f"{index_url}: not a YAML chart index: "
-                             f"{str(e).splitlines()[0]}") from None
-        entries = (index.get("entries") if isinstance(index, dict) else None) or {}
-        if not isinstance(entries, dict):
-            raise FetchError(f"{index_url}: not a chart index (no entries)")
-        versions = [v for v in entries.get(chart) or [] if isinstance(v, dict) and "version" in v]
+        versions = [v for v in chart_entries(_http_get(index_url, ctx), chart, index_url)
+                    if isinstance(v, dict) and "version" in v]
         if not versions:
             raise FetchError(f"chart {chart} not found in {repo}")
         by_version: dict[str, dict] = {}
