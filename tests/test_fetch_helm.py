@@ -83,7 +83,6 @@ def helm(source: str, chart: str = "nginx", version: str | None = None, **kw) ->
     ("!=2.0.0, >=1.2", "1.2.5"),
     (">=2.1.0-0", "2.1.0-beta.1"),  # pre-releases only when the constraint names one
     ("2.1.0-beta.1", "2.1.0-beta.1"),
-    ("not-semver", "not-semver"),  # an exact match needs no semver
 ])
 def test_version_constraints_pick_as_helm(repo, tmp_path, wanted, picked):
     srv, url = repo
@@ -124,6 +123,9 @@ def test_missing_chart_version_and_bad_constraint(repo, tmp_path):
         HelmFetcher().resolve(helm(url, version="9.9.9"), ctx)
     with pytest.raises(FetchError, match=r"chart nginx: version '>>1': improper constraint"):
         HelmFetcher().resolve(helm(url, version=">>1"), ctx)
+    # As helm: a version must read as a constraint, even one the index spells exactly.
+    with pytest.raises(FetchError, match=r"version 'not-semver': improper constraint"):
+        HelmFetcher().resolve(helm(url, version="not-semver"), ctx)
     with pytest.raises(FetchError, match=r"GET http://127\.0\.0\.1:\d+/gone/index\.yaml: HTTP 404"):
         HelmFetcher().resolve(helm(url.replace("/charts", "/gone")), ctx)
 
