@@ -87,18 +87,19 @@ class OciFetcher:
         media = dep.option("media_type")
         layers = [layer for layer in manifest.get("layers") or []
                   if media is None or layer.get("mediaType") == media]
-        scratch = ctx.scratch or os.path.dirname(os.path.abspath(dest))
-        os.makedirs(scratch, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=scratch, prefix=".oci-") as work:
-            root = os.path.realpath(os.path.join(work, "artifact"))
-            os.mkdir(root)
+        os.makedirs(dest, exist_ok=True)
+        # The artifact is pulled inside dest, so that its subpath moves up by renames.
+        work = tempfile.mkdtemp(dir=dest, prefix=".oci-pull-")
+        try:
+            root = os.path.realpath(work)
             for layer in layers:
                 self._write_layer(client, ref, layer, root, ctx)
             _unpack_tar_files(root, where)
             src = _subpath(root, dep.option("subpath"), where)
-            os.makedirs(dest, exist_ok=True)
             for name in sorted(os.listdir(src)):
-                shutil.move(os.path.join(src, name), os.path.join(dest, name))
+                os.rename(os.path.join(src, name), os.path.join(dest, name))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def _write_layer(self, client: RegistryClient, ref: Reference, layer: dict, root: str,
                      ctx: FetchContext) -> None:
