@@ -43,6 +43,14 @@ _REF = re.compile(r"^(?:(?P<registry>[^/@]+[.:][^/@]*)/)?(?P<repo>(?:[^:@/]+/)*[
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
+class RegistryError(FetchError):
+    """The registry answered with an error status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Reference:
     """An artifact's address: ``registry/repository`` and a tag or a digest."""
@@ -218,12 +226,19 @@ class RegistryClient:
             resp.close()
             what = {401: "unauthorized (set OCI_USERNAME/OCI_PASSWORD)", 403: "access denied",
                     404: "not found"}.get(status, f"HTTP {status}")
-            raise FetchError(f"{self.registry}/{repository}: {path}: {what}")
+            raise RegistryError(f"{self.registry}/{repository}: {path}: {what}", status)
         return resp
 
     def manifest(self, repository: str, reference: str) -> tuple[bytes, str]:
         """The manifest bytes for a tag or digest, and their ``sha256:`` digest (checked)."""
-        with self.get(repository, f"manifests/{reference}", ", ".join(MANIFEST_TYPES)) as resp:
+        sep = "@" if reference.startswith("sha256:") else ":"
+        try:
+            resp = self.get(repository, f"manifests/{reference}", ", ".join(MANIFEST_TYPES))
+        except RegistryError as e:
+            if e.status != 404:
+                raise
+            raise FetchError(f"{self.registry}/{repository}{sep}{reference} not found") from None
+        with resp:
             body = resp.read(MAX_MANIFEST + 1)
         if len(body) > MAX_MANIFEST:
             raise FetchError(f"{self.registry}/{repository}:{reference}: manifest over "
