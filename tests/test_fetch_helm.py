@@ -116,9 +116,9 @@ def test_chart_lands_as_helm_pull_untar_gives_it(repo, tmp_path):
 def test_missing_chart_version_and_bad_constraint(repo, tmp_path):
     _, url = repo
     ctx = ctx_for(tmp_path)
-    with pytest.raises(FetchError, match=f"^chart nope not found in {url}$"):
+    with pytest.raises(FetchError, match=r"^chart nope not found in the repository index$"):
         HelmFetcher().resolve(helm(url, chart="nope"), ctx)
-    with pytest.raises(FetchError, match=r"^chart nginx: version 9\.9\.9 not found in .* \(it has "
+    with pytest.raises(FetchError, match=r"^chart nginx: version 9\.9\.9 not found \(there are "
                                          r"2\.1\.0-beta\.1, 2\.0\.0, 1\.2\.5, 1\.2\.0, 1\.0\.0, \.\.\.\)$"):
         HelmFetcher().resolve(helm(url, version="9.9.9"), ctx)
     with pytest.raises(FetchError, match=r"chart nginx: version '>>1': improper constraint"):
@@ -222,9 +222,10 @@ def test_oci_charts(tmp_path):
             assert pin == {"version": picked,
                            "sha256": hashlib.sha256(archives[picked]).hexdigest(),
                            "url": f"{source}:{picked.replace('+', '_')}"}
-        with pytest.raises(FetchError, match=r"^127\.0\.0\.1:\d+/charts/mychart:9\.9\.9 not found$"):
+        with pytest.raises(FetchError, match=r"^tag 9\.9\.9 not found$"):
             pin_for("9.9.9")
-        with pytest.raises(FetchError, match=r"chart mychart: version >=5 not found in oci://"):
+        with pytest.raises(FetchError, match=r"^chart mychart: version >=5 not found \(there are "
+                                             r"1\.0\.0\+build\.1, 0\.2\.0, 0\.1\.0\)$"):
             pin_for(">=5")
         with pytest.raises(FetchError, match=r"version 'latest': improper constraint"):
             pin_for("latest")  # as helm: not a version, and not among the version tags

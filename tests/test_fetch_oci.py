@@ -102,10 +102,10 @@ def test_errors_name_what_is_wrong(registry, tmp_path):
     push_generators(registry, tag="errs")
     ctx = ctx_for(tmp_path)
     base = f"{registry.host}/kapicorp/generators"
-    with pytest.raises(FetchError, match=r"^127\.0\.0\.1:\d+/kapicorp/generators:v9 not found$"):
+    with pytest.raises(FetchError, match=r"^tag v9 not found$"):
         OciFetcher().resolve(dep(f"{base}:v9"), ctx)
     missing = "sha256:" + "0" * 64
-    with pytest.raises(FetchError, match=f"/kapicorp/generators@{missing} not found$"):
+    with pytest.raises(FetchError, match=f"^digest {missing} not found$"):
         OciFetcher().resolve(dep(f"{base}@{missing}"), ctx)
     with pytest.raises(FetchError, match=r"bare registry reference .* without oci://"):
         OciFetcher().resolve(dep(f"oci://{base}:errs"), ctx)

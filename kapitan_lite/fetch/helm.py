@@ -151,11 +151,11 @@ class HelmFetcher:
         versions = [v for v in chart_entries(_http_get(index_url, ctx), chart, index_url)
                     if isinstance(v, dict) and "version" in v]
         if not versions:
-            raise FetchError(f"chart {chart} not found in {repo}")
+            raise FetchError(f"chart {chart} not found in the repository index")
         by_version: dict[str, dict] = {}
         for entry in versions:
             by_version.setdefault(str(entry["version"]), entry)
-        chosen = self._pick(chart, sort_newest_first(by_version), wanted, repo)
+        chosen = self._pick(chart, sort_newest_first(by_version), wanted)
         entry = by_version[chosen]
         urls = entry.get("urls") or []
         if not urls:
@@ -180,8 +180,8 @@ class HelmFetcher:
             tags = [t.replace("_", "+") for t in client.tags(ref.repository)]
             strict = sort_newest_first(t for t in tags if Version.is_strict(t))
             if not strict:
-                raise FetchError(f"chart {chart}: no version tags in {dep.source}")
-            tag = self._pick(chart, strict, wanted, dep.source)
+                raise FetchError(f"chart {chart}: the repository has no version tags")
+            tag = self._pick(chart, strict, wanted)
         body, _ = client.manifest(ref.repository, tag.replace("+", "_"))
         try:
             layers = json.loads(body).get("layers") or []
@@ -197,7 +197,7 @@ class HelmFetcher:
                 "url": f"oci://{ref.name}:{tag.replace('+', '_')}"}
 
     @staticmethod
-    def _pick(chart: str, newest_first: list[str], wanted: str | None, where: str) -> str:
+    def _pick(chart: str, newest_first: list[str], wanted: str | None) -> str:
         try:
             chosen = pick(newest_first, wanted)
         except SemverError as e:
@@ -205,7 +205,7 @@ class HelmFetcher:
         if chosen is None:
             shown = ", ".join(newest_first[:5]) + (", ..." if len(newest_first) > 5 else "")
             what = f"version {wanted}" if wanted else "a stable version"
-            raise FetchError(f"chart {chart}: {what} not found in {where} (it has {shown})")
+            raise FetchError(f"chart {chart}: {what} not found (there are {shown})")
         return chosen
 
     def materialize(self, dep: Dependency, pin: Pin, ctx: FetchContext, dest: str) -> None:

@@ -231,13 +231,13 @@ class RegistryClient:
 
     def manifest(self, repository: str, reference: str) -> tuple[bytes, str]:
         """The manifest bytes for a tag or digest, and their ``sha256:`` digest (checked)."""
-        sep = "@" if reference.startswith("sha256:") else ":"
+        kind = "digest" if reference.startswith("sha256:") else "tag"
         try:
             resp = self.get(repository, f"manifests/{reference}", ", ".join(MANIFEST_TYPES))
         except RegistryError as e:
             if e.status != 404:
                 raise
-            raise FetchError(f"{self.registry}/{repository}{sep}{reference} not found") from None
+            raise FetchError(f"{kind} {reference} not found") from None
         with resp:
             body = resp.read(MAX_MANIFEST + 1)
         if len(body) > MAX_MANIFEST:
