@@ -261,7 +261,7 @@ def running_registry(tmp: Path, auth: tuple[str, str] | None = None,
                                 stderr=subprocess.STDOUT,
                                 env={"PATH": os.environ.get("PATH", "")})
     try:
-        for _ in range(100):
+        for _ in range(300):  # a loaded CI machine may take a while
             if proc.poll() is not None:
                 pytest.skip(f"docker-registry exited at start: "
                             f"{(tmp / 'registry.log').read_text()[-500:]}")
@@ -271,7 +271,7 @@ def running_registry(tmp: Path, auth: tuple[str, str] | None = None,
             except OSError:
                 time.sleep(0.1)
         else:
-            pytest.skip("docker-registry did not start listening within 10s")
+            pytest.skip("docker-registry did not start listening within 30s")
         reg = Registry(f"127.0.0.1:{port}", auth, tmp / "storage")
         reg.tokens = tokens
         reg.ca = tmp / "ca.pem" if tls else None
