@@ -161,7 +161,7 @@ def test_offline_reads_the_cache_only(tmp_path):
 
 
 @pytest.mark.parametrize("token", [False, True], ids=["basic", "bearer"])
-def test_auth_from_oci_username_and_password(tmp_path, monkeypatch, token):
+def test_auth_from_oci_username_and_password_or_docker_config(tmp_path, monkeypatch, token):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
     with running_registry(tmp_path / "reg", auth=("robot", "s3cret"), token=token) as reg:
         reg.push("private/art", "1", [(b"secret file\n", "text/plain", "f.txt")])
@@ -175,13 +175,23 @@ def test_auth_from_oci_username_and_password(tmp_path, monkeypatch, token):
         monkeypatch.setenv("OCI_USERNAME", "robot")
         monkeypatch.setenv("OCI_PASSWORD", "s3cret")
         ctx = ctx_for(tmp_path)
-        OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / "o"))
+        pin = OciFetcher().resolve(d, ctx)
+        OciFetcher().materialize(d, pin, ctx, str(tmp_path / "o"))
         assert tree(tmp_path / "o") == {"f.txt": "secret file\n"}
         if token:
             assert reg.tokens.issued[-1] == "repository:private/art:pull"
         monkeypatch.setenv("OCI_PASSWORD", "wrong")
         with pytest.raises(FetchError, match=refused):
             OciFetcher().resolve(d, ctx_for(tmp_path))
+        # Without the variables, `docker login`'s config.json gives them.
+        monkeypatch.delenv("OCI_USERNAME")
+        monkeypatch.delenv("OCI_PASSWORD")
+        docker = tmp_path / "docker"
+        docker.mkdir()
+        (docker / "config.json").write_text(json.dumps({"auths": {reg.host: {
+            "auth": base64.b64encode(b"robot:s3cret").decode()}}}))
+        monkeypatch.setenv("DOCKER_CONFIG", str(docker))
+        assert OciFetcher().resolve(d, ctx_for(tmp_path)) == pin
 
 
 def chart(version: str, extra: dict[str, str] | None = None) -> bytes:
