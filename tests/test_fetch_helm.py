@@ -325,3 +325,15 @@ def test_index_read_whole_or_by_the_chart_block():
         assert chart_entries(index, "nope", "i") == []
     with pytest.raises(FetchError, match=r"^i: not a YAML chart index"):
         chart_entries(b"entries: [\n", "nginx", "i")
+
+
+def test_a_lock_edited_wrong_is_an_error(repo, tmp_path):
+    _, url = repo
+    d = helm(url, version="1.2.0")
+    ctx = ctx_for(tmp_path)
+    pin = HelmFetcher().resolve(d, ctx)
+    for bad, why in [({**pin, "sha256": "abc"}, "kcompile.lock pins sha256 'abc', which is not a "
+                                                 "sha256 digest"),
+                     ({"version": "1.2.0", "sha256": "0" * 64}, "kcompile.lock gives no url")]:
+        with pytest.raises(FetchError, match=why):
+            HelmFetcher().materialize(d, bad, ctx, str(tmp_path / "o"))

@@ -115,6 +115,9 @@ def test_errors_name_what_is_wrong(registry, tmp_path):
         with pytest.raises(FetchError, match=why):
             OciFetcher().materialize(dep(f"{base}:errs", subpath=subpath), pin, ctx,
                                      str(tmp_path / subpath.replace(".", "d")))
+    with pytest.raises(FetchError, match=r"kcompile\.lock pins digest 'sha256:12', which is not"):
+        OciFetcher().materialize(dep(f"{base}:errs"), {"digest": "sha256:12"}, ctx,
+                                 str(tmp_path / "badpin"))
     # A registry that is not there.
     with pytest.raises(FetchError, match=r"cannot reach registry 127.0.0.1:9"):
         OciFetcher().resolve(dep("127.0.0.1:9/x/y:1"), ctx)

@@ -33,7 +33,7 @@ from .. import __version__
 from ..yamlload import SafeLoader
 from .base import Dependency, FetchContext, FetchError, Pin
 from .oci import client_for
-from .registry import Reference, fetch_blob
+from .registry import Reference, fetch_blob, pinned_digest
 from .semver import SemverError, Version, pick, sort_newest_first
 from .unpack import Budget
 
@@ -212,13 +212,16 @@ class HelmFetcher:
         """Unpack the chart archive ``pin`` names into ``dest``, ``Chart.yaml`` at its top."""
         chart = _chart(dep)
         what = _what(chart, pin.get("version"))
-        sha = pin["sha256"]
+        sha = pinned_digest(pin, "sha256").removeprefix("sha256:")
+        url = str(pin.get("url") or "")
         path = ctx.cache.get(sha)
         if path is None:
             if ctx.offline:
                 raise FetchError(f"{what} (sha256:{sha}) is not in the cache "
                                  f"(fetch once without --offline)")
-            url = pin["url"]
+            if not url:
+                raise FetchError(f"kcompile.lock gives no url for {what} "
+                                 f"(kcompile fetch --update rewrites it)")
             if url.startswith("oci://"):
                 ref = Reference.parse(url.removeprefix("oci://"))
                 path = fetch_blob(client_for(ref, dep, ctx), ref.repository, f"sha256:{sha}", ctx)
@@ -230,7 +233,7 @@ class HelmFetcher:
                                      f"(sha256:{sha})") from None
                 path = ctx.cache.get(sha)
                 assert path is not None
-        expand_chart(path, dest, chart, label=f"{what} ({pin['url']})")
+        expand_chart(path, dest, chart, label=f"{what} ({url})" if url else what)
 
 
 def _is_version(text: str) -> bool:

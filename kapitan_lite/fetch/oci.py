@@ -18,7 +18,7 @@ import shutil
 import tempfile
 
 from .base import Dependency, FetchContext, FetchError, Pin
-from .registry import INDEX_TYPES, Reference, RegistryClient, fetch_blob
+from .registry import INDEX_TYPES, Reference, RegistryClient, fetch_blob, pinned_digest
 from .unpack import extract, sniff
 
 DIR_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -71,7 +71,7 @@ class OciFetcher:
     def materialize(self, dep: Dependency, pin: Pin, ctx: FetchContext, dest: str) -> None:
         """Pull the artifact ``pin`` names into ``dest`` (its ``subpath`` only, when set)."""
         ref = _reference(dep)
-        digest = pin["digest"]
+        digest = pinned_digest(pin, "digest")
         where = f"{ref.name}@{digest}"
         client = client_for(ref, dep, ctx)
         path = ctx.cache.get(digest)

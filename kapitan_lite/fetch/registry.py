@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from .base import FetchContext, FetchError
+from .base import FetchContext, FetchError, Pin
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
@@ -288,6 +288,16 @@ class RegistryClient:
             raise FetchError(f"{self.registry}/{repository}: blob {digest} arrived with "
                              f"sha256:{h.hexdigest()}")
         return tmp
+
+
+def pinned_digest(pin: Pin, key: str) -> str:
+    """``pin[key]`` as ``sha256:<hex>`` (bare hex accepted); a lock edited wrong is a FetchError."""
+    value = str(pin.get(key) or "")
+    digest = value if value.startswith("sha256:") else f"sha256:{value}"
+    if not _DIGEST.match(digest):
+        raise FetchError(f"kcompile.lock pins {key} {value!r}, which is not a sha256 digest "
+                         f"(kcompile fetch --update rewrites it)")
+    return digest
 
 
 def fetch_blob(client: RegistryClient, repository: str, digest: str, ctx: FetchContext) -> str:
