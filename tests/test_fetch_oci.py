@@ -372,3 +372,15 @@ def test_same_tree_as_kapitan_compile_fetch(tmp_path):
             trees.append((snapshot(p / "components"), snapshot(p / "compiled")))
     assert trees[0] == trees[1]
     assert "chart/mychart/Chart.yaml" in trees[0][0]
+
+
+@pytest.mark.parametrize(("layers", "why"), [
+    ([{"mediaType": "text/plain", "digest": "nope"}], "'nope' is not a sha256 digest"),
+    ({"not": "a list"}, "the manifest's layers are not a list of descriptors"),
+])
+def test_a_malformed_manifest_is_an_error(tmp_path, layers, why):
+    ctx = ctx_for(tmp_path)
+    body = json.dumps({"schemaVersion": 2, "layers": layers}).encode()
+    pin = {"digest": "sha256:" + ctx.cache.add_bytes(body)}
+    with pytest.raises(FetchError, match=why):
+        OciFetcher().materialize(dep("127.0.0.1:9/x/y:1"), pin, ctx, str(tmp_path / "o"))

@@ -203,3 +203,14 @@ def test_corrupt_archive_is_one_line_error(tmp_path, box):
     with pytest.raises(FetchError, match=r"cut.tar.gz: corrupt tar.gz archive") as err:
         extract(str(cut), str(box / "out"), kind="tgz")
     assert "\n" not in str(err.value)
+
+
+def test_zip_compression_python_lacks_is_an_error(tmp_path, box):
+    arc = make_zip(tmp_path / "x.zip", [("f", b"data")])
+    raw = bytearray(arc.read_bytes())
+    for sig, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # method in both headers
+        at = raw.index(sig)
+        raw[at + offset:at + offset + 2] = (98).to_bytes(2, "little")  # PPMd
+    arc.write_bytes(bytes(raw))
+    with pytest.raises(FetchError, match=r"x\.zip: cannot unpack: .*compression"):
+        extract(str(arc), str(box / "out"))

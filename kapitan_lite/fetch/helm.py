@@ -158,7 +158,7 @@ class HelmFetcher:
         chosen = self._pick(chart, sort_newest_first(by_version), wanted)
         entry = by_version[chosen]
         urls = entry.get("urls") or []
-        if not urls:
+        if not isinstance(urls, list) or not urls:
             raise FetchError(f"{_what(chart, chosen)}: the index gives no URL")
         url = resolve_reference_url(repo, str(urls[0]))
         data = _http_get(url, ctx)

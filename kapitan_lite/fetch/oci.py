@@ -85,8 +85,10 @@ class OciFetcher:
             ctx.cache.add_bytes(body, digest)
         manifest = _load_manifest(body, where)
         media = dep.option("media_type")
-        layers = [layer for layer in manifest.get("layers") or []
-                  if media is None or layer.get("mediaType") == media]
+        listed = manifest.get("layers") or []
+        if not isinstance(listed, list) or not all(isinstance(x, dict) for x in listed):
+            raise FetchError(f"{where}: the manifest's layers are not a list of descriptors")
+        layers = [layer for layer in listed if media is None or layer.get("mediaType") == media]
         os.makedirs(dest, exist_ok=True)
         # The artifact is pulled inside dest, so that its subpath moves up by renames.
         work = tempfile.mkdtemp(dir=dest, prefix=".oci-pull-")

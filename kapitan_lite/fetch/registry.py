@@ -302,6 +302,8 @@ def pinned_digest(pin: Pin, key: str) -> str:
 
 def fetch_blob(client: RegistryClient, repository: str, digest: str, ctx: FetchContext) -> str:
     """The cache path of blob ``digest``, downloading it into the cache first if missing."""
+    if not _DIGEST.match(digest):
+        raise FetchError(f"{client.registry}/{repository}: {digest!r} is not a sha256 digest")
     cached = ctx.cache.get(digest)
     if cached:
         return cached

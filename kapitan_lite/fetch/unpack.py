@@ -135,6 +135,8 @@ def extract(archive_path: str, dest: str, kind: str | None = None, *,
             _extract_tar(archive_path, writer)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as e:
         raise FetchError(f"{label}: corrupt {kind} archive: {e}") from None
+    except NotImplementedError as e:  # a zip compression method Python lacks
+        raise FetchError(f"{label}: cannot unpack: {e}") from None
     writer.check_links()
 
 
