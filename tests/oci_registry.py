@@ -56,7 +56,8 @@ def _htpasswd(user: str, password: str) -> str:
             import crypt
     except ImportError:
         pytest.skip("no crypt module to write a bcrypt htpasswd file")
-    hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+    # The lowest bcrypt cost (2^4): the registry checks it on every request.
+    hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
     if not hashed or not hashed.startswith("$2"):
         pytest.skip("this libcrypt cannot make bcrypt hashes for htpasswd")
     return f"{user}:{hashed}\n"
