@@ -4,11 +4,13 @@ the incremental cache seeing fetched files, and located errors in the inventory 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import kcompile
-from fetch_support import GitRepo, http_server, write_project
+from conftest import content, kcompile
+from fetch_support import GitRepo, http_server, tar_gz, write_project
+from refs_support import KAPITAN, needs_kapitan
 
 
 @pytest.fixture
@@ -111,3 +113,31 @@ def test_a_bad_lock_is_a_located_error(tmp_path, repo, env):
         "kcompile.lock:5: pin must be a mapping of non-empty strings",
         "kcompile.lock:6: unknown dependency type 'svn'"]
     assert not (p / "a").exists()
+
+
+@needs_kapitan
+def test_same_fetched_files_as_kapitan(tmp_path, env):
+    """Git (tag, subdir, dotfiles), an http file and a tar.gz: the same files as kapitan's."""
+    r = GitRepo(tmp_path / "up")
+    r.commit({"lib/a.yml": "a: 1\n", "lib/.hidden": "h\n", "README.md": "r\n", ".gitignore": "x\n"})
+    r.tag("v1")
+    with http_server() as srv:
+        deps = [
+            {"type": "git", "source": r.url, "ref": "v1", "subdir": "lib", "output_path": "v/sub"},
+            {"type": "git", "source": r.url, "output_path": "v/all"},
+            {"type": "http", "source": srv.serve("/f.yaml", "f: 1\n"), "output_path": "v/f.yaml"},
+            {"type": "http", "source": srv.serve("/t.tar.gz", tar_gz({"d/x.yml": "x: 1\n"}),
+                                                 "application/gzip"),
+             "unpack": True, "output_path": "v/t"},
+        ]
+        # Kapitan fails on a target that writes nothing: give it one file to compile.
+        items = {"t": [{"input_type": "copy", "input_paths": ["v/f.yaml"], "output_path": "."}]}
+        ours = write_project(tmp_path / "ours", {"t": deps}, compile_items=items)
+        theirs = write_project(tmp_path / "theirs", {"t": deps}, compile_items=items)
+        run = kcompile("fetch", cwd=ours, env=env)
+        assert run.code == 0, run.err
+        proc = subprocess.run([str(KAPITAN), "compile", "--fetch"], cwd=theirs,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    assert content(ours / "v") == content(theirs / "v")
+    assert (ours / "v/sub/a.yml").exists()
