@@ -234,6 +234,10 @@ def test_oci_charts(tmp_path):
                                              r"application/vnd\.cncf\.helm\.chart"):
             HelmFetcher().resolve(helm(f"oci://{reg.host}/charts/notchart", "notchart", "1.0.0"),
                                   ctx)
+        # A tag in the source is the version, as helm takes it; with another version, an error.
+        assert HelmFetcher().resolve(helm(f"{source}:0.2.0", "mychart"), ctx)["version"] == "0.2.0"
+        with pytest.raises(FetchError, match=r"the source's tag 0\.2\.0 and version 0\.1\.0 differ"):
+            HelmFetcher().resolve(helm(f"{source}:0.2.0", "mychart", "0.1.0"), ctx)
         d = helm(source, "mychart", "0.2.0")
         pin = pin_for("0.2.0")
         fresh = ctx_for(tmp_path / "fresh")

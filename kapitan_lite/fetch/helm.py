@@ -174,6 +174,12 @@ class HelmFetcher:
                      ctx: FetchContext) -> Pin:
         ref = Reference.parse(dep.source.removeprefix("oci://"))
         client = client_for(ref, dep, ctx)
+        tagged = ":" in dep.source.rsplit("/", 1)[-1]  # oci://host/chart:1.2.3, as helm takes
+        if tagged and wanted is None:
+            wanted = ref.tag.replace("_", "+")
+        if tagged and wanted != ref.tag.replace("_", "+"):
+            raise FetchError(f"chart {chart}: the source's tag {ref.tag} and version {wanted} "
+                             f"differ")
         if wanted is not None and _is_version(wanted):
             tag = wanted
         else:
