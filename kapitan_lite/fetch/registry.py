@@ -106,6 +106,7 @@ class _StripAuthOnRedirect(urllib.request.HTTPRedirectHandler):
     """Registries redirect blob downloads to storage hosts: their credentials stay behind."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        """The redirected request, without ``Authorization`` when it goes to another host."""
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and urllib.parse.urlsplit(newurl).netloc != \
                 urllib.parse.urlsplit(req.full_url).netloc:
@@ -114,8 +115,10 @@ class _StripAuthOnRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    name = name.strip("[]")
+    if host.startswith("["):  # [::1]:5000
+        name = host[1:host.find("]")]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     if name == "localhost":
         return True
     try:
@@ -130,7 +133,7 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
 
 
 class RegistryClient:
-    """Talks to one registry; keeps the tokens it was given for the rest of the run."""
+    """Talks to one registry, keeping the tokens it is given while it lives."""
 
     def __init__(self, registry: str, *, insecure: bool = False, tls_verify: bool | str = True,
                  timeout: float = 60.0):
