@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -54,24 +56,34 @@ def _htpasswd(user: str, password: str) -> str:
             import crypt
     except ImportError:
         pytest.skip("no crypt module to write a bcrypt htpasswd file")
-    hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+    # The lowest bcrypt cost (2^4): the registry checks it on every request.
+    hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
     if not hashed or not hashed.startswith("$2"):
         pytest.skip("this libcrypt cannot make bcrypt hashes for htpasswd")
     return f"{user}:{hashed}\n"
+
+
+def self_signed(common_name: str, ip: str | None = None) -> tuple[rsa.RSAPrivateKey,
+                                                                  x509.Certificate]:
+    """A new RSA key and a self-signed certificate for it (valid for ``ip`` when given)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(hours=1))
+               .not_valid_after(now + datetime.timedelta(days=1)))
+    if ip:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
+    return key, builder.sign(key, hashes.SHA256())
 
 
 class TokenServer:
     """A token service as docker's: basic auth in, a JWT for the asked scope out (RS256, x5c)."""
 
     def __init__(self, tmp: Path, user: str, password: str):
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "test token issuer")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(hours=1))
-                .not_valid_after(now + datetime.timedelta(days=1))
-                .sign(self.key, hashes.SHA256()))
+        self.key, cert = self_signed("test token issuer")
         self.cert_der = cert.public_bytes(serialization.Encoding.DER)
         self.bundle = tmp / "token-ca.pem"
         self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -131,6 +143,7 @@ class Registry:
         self.auth = auth
         self.root = root  # the registry's storage directory
         self.tokens: TokenServer | None = None
+        self.ca: Path | None = None  # the CA bundle of a registry that serves https
 
     def _request(self, method: str, url: str, data: bytes | None = None,
                  headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
@@ -140,7 +153,7 @@ class Registry:
         if basic:
             headers["Authorization"] = basic
         if not url.startswith("http"):
-            url = f"http://{self.host}{url}"
+            url = f"{'https' if self.ca else 'http'}://{self.host}{url}"
         status, got, body = self._send(method, url, data, headers)
         challenge = got.get("Www-Authenticate") or got.get("WWW-Authenticate") or ""
         if status == 401 and challenge.startswith("Bearer ") and basic:
@@ -153,12 +166,12 @@ class Registry:
             status, got, body = self._send(method, url, data, headers)
         return status, got, body
 
-    @staticmethod
-    def _send(method: str, url: str, data: bytes | None,
+    def _send(self, method: str, url: str, data: bytes | None,
               headers: dict[str, str]) -> tuple[int, dict, bytes]:
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        context = ssl.create_default_context(cafile=str(self.ca)) if self.ca else None
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=30, context=context) as resp:
                 return resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read()
@@ -210,11 +223,12 @@ class Registry:
 
 @contextmanager
 def running_registry(tmp: Path, auth: tuple[str, str] | None = None,
-                     token: bool = False) -> Iterator[Registry]:
+                     token: bool = False, tls: bool = False) -> Iterator[Registry]:
     """Start ``docker-registry`` on a free port (skip the test when it cannot start).
 
     ``auth``: the one user allowed, by htpasswd basic auth, or with ``token``
     through a :class:`TokenServer` (bearer tokens), as public registries do.
+    ``tls``: serve https with a self-signed certificate, written to ``tmp/ca.pem``.
     """
     if not os.access(BINARY, os.X_OK):
         pytest.skip(f"{BINARY} not installed (apt-get install docker-registry)")
@@ -224,8 +238,16 @@ def running_registry(tmp: Path, auth: tuple[str, str] | None = None,
         "version: 0.1",
         "log: {level: error}",
         f"storage: {{filesystem: {{rootdirectory: {tmp / 'storage'}}}, delete: {{enabled: true}}}}",
-        f"http: {{addr: '127.0.0.1:{port}'}}",
+        f"http: {{addr: '127.0.0.1:{port}'"
+        + (f", tls: {{certificate: {tmp / 'ca.pem'}, key: {tmp / 'key.pem'}}}" if tls else "")
+        + "}",
     ]
+    if tls:
+        key, cert = self_signed("127.0.0.1", "127.0.0.1")
+        (tmp / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (tmp / "key.pem").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption()))
     tokens = None
     if auth and token:
         tokens = TokenServer(tmp, *auth)
@@ -240,7 +262,7 @@ def running_registry(tmp: Path, auth: tuple[str, str] | None = None,
                                 stderr=subprocess.STDOUT,
                                 env={"PATH": os.environ.get("PATH", "")})
     try:
-        for _ in range(100):
+        for _ in range(300):  # a loaded CI machine may take a while
             if proc.poll() is not None:
                 pytest.skip(f"docker-registry exited at start: "
                             f"{(tmp / 'registry.log').read_text()[-500:]}")
@@ -250,9 +272,10 @@ def running_registry(tmp: Path, auth: tuple[str, str] | None = None,
             except OSError:
                 time.sleep(0.1)
         else:
-            pytest.skip("docker-registry did not start listening within 10s")
+            pytest.skip("docker-registry did not start listening within 30s")
         reg = Registry(f"127.0.0.1:{port}", auth, tmp / "storage")
         reg.tokens = tokens
+        reg.ca = tmp / "ca.pem" if tls else None
         yield reg
     finally:
         if tokens:

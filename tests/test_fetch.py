@@ -3,11 +3,14 @@ the incremental cache seeing fetched files, and located errors in the inventory 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import kcompile
-from fetch_support import GitRepo, http_server, write_project
+from conftest import content, kcompile
+from fetch_support import GitRepo, http_server, tar_gz, write_project
+from refs_support import KAPITAN, needs_kapitan
 
 
 @pytest.fixture
@@ -54,6 +57,13 @@ def test_hint_fetch_only_selected_and_the_cache_sees_new_versions(tmp_path, repo
         assert run.code == 0, run.err
         assert "1 compiled" in run.err  # the cache saw the fetched file change
         assert (p / "compiled/t1/app.yml").read_text() == "version: 2"
+        # Upstream gone: a forced fetch from the cache alone (--force: deprecated --force-fetch).
+        shutil.rmtree(repo.path)
+        (p / "vendor/tpl/tpl/app.yml").write_text("edited\n")
+        run = kcompile("-t", "t1", "--force", "--offline", cwd=p, env=env)
+        assert run.code == 0, run.err
+        assert "--force is deprecated" in run.err
+        assert (p / "vendor/tpl/tpl/app.yml").read_text() == "version: 2\n"
 
 
 def test_dotkapitan_fetch_true_and_force_fetch(tmp_path, repo, env):
@@ -78,9 +88,11 @@ def test_bad_dependencies_are_located_all_at_once(tmp_path, env):
         {"type": "git", "source": "file:///nowhere/a", "submodules": "yes", "output_path": "a"},
         {"type": "git", "source": "file:///nowhere/b"},
         {"type": "http", "source": "http://127.0.0.1:9/x", "output_path": "../outside"},
-    ]})
+    ], "u": [{"type": "git", "source": "file:///nowhere/c", "branch": "x", "output_path": "c"}]})
     run = kcompile("fetch", cwd=p, env=env)
     assert run.code == 2
+    assert run.err_lines[3] == ("inventory/targets/u.yml:8: u: parameters.kapitan.dependencies[0]: "
+                                "unknown key(s) 'branch'")
     assert run.err_lines[:3] == [
         "inventory/targets/t.yml:6: t: dependency: submodules must be true or false, got 'yes'",
         "inventory/targets/t.yml:10: t: dependency: git dependency without output_path",
@@ -101,3 +113,31 @@ def test_a_bad_lock_is_a_located_error(tmp_path, repo, env):
         "kcompile.lock:5: pin must be a mapping of non-empty strings",
         "kcompile.lock:6: unknown dependency type 'svn'"]
     assert not (p / "a").exists()
+
+
+@needs_kapitan
+def test_same_fetched_files_as_kapitan(tmp_path, env):
+    """Git (tag, subdir, dotfiles), an http file and a tar.gz: the same files as kapitan's."""
+    r = GitRepo(tmp_path / "up")
+    r.commit({"lib/a.yml": "a: 1\n", "lib/.hidden": "h\n", "README.md": "r\n", ".gitignore": "x\n"})
+    r.tag("v1")
+    with http_server() as srv:
+        deps = [
+            {"type": "git", "source": r.url, "ref": "v1", "subdir": "lib", "output_path": "v/sub"},
+            {"type": "git", "source": r.url, "output_path": "v/all"},
+            {"type": "http", "source": srv.serve("/f.yaml", "f: 1\n"), "output_path": "v/f.yaml"},
+            {"type": "http", "source": srv.serve("/t.tar.gz", tar_gz({"d/x.yml": "x: 1\n"}),
+                                                 "application/gzip"),
+             "unpack": True, "output_path": "v/t"},
+        ]
+        # Kapitan fails on a target that writes nothing: give it one file to compile.
+        items = {"t": [{"input_type": "copy", "input_paths": ["v/f.yaml"], "output_path": "."}]}
+        ours = write_project(tmp_path / "ours", {"t": deps}, compile_items=items)
+        theirs = write_project(tmp_path / "theirs", {"t": deps}, compile_items=items)
+        run = kcompile("fetch", cwd=ours, env=env)
+        assert run.code == 0, run.err
+        proc = subprocess.run([str(KAPITAN), "compile", "--fetch"], cwd=theirs,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    assert content(ours / "v") == content(theirs / "v")
+    assert (ours / "v/sub/a.yml").exists()

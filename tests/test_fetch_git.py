@@ -52,6 +52,7 @@ def test_refs_subdir_and_the_lock(tmp_path, repo, env):
     assert (p / "vendor/sha/lib/gen.py").read_text() == "VERSION = 1\n"
     assert (p / "vendor/head/lib/gen.py").read_text() == "VERSION = 3\n"
     assert not (p / "vendor/head/.git").exists()
+    assert (p / "vendor/head").stat().st_mode & 0o777 == 0o755
     assert lock_pins(p) == {("git", repo.url, "v1"): {"commit": c1},
                             ("git", repo.url, "dev"): {"commit": c2},
                             ("git", repo.url, c1[:10]): {"commit": c1},
@@ -82,6 +83,20 @@ def test_a_symlink_out_of_the_dependency_is_refused(tmp_path, env):
     assert run.code == 2
     assert "link is a symlink out of the dependency (to ../../../../etc/passwd)" in run.err
     assert not (p / "v").exists()
+
+
+def test_two_sources_into_one_output_path_merge(tmp_path, repo, env):
+    other = GitRepo(tmp_path / "other")
+    other.commit({"lib/other.py": "O = 1\n"})
+    p = write_project(tmp_path / "p", {"t": [
+        {"type": "git", "source": repo.url, "ref": "v1", "output_path": "vendor"},
+        {"type": "git", "source": other.url, "output_path": "vendor"},
+        {"type": "git", "source": other.url, "output_path": "vendor"},  # skipped: same pair
+    ]})
+    run = kcompile("fetch", cwd=p, env=env)
+    assert run.code == 0, run.err
+    assert sorted(x.name for x in (p / "vendor/lib").iterdir()) == ["gen.py", "other.py"]
+    assert "fetched 2 dependencies" in run.err
 
 
 def test_submodules(tmp_path, env):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import stat
 from pathlib import Path
@@ -82,7 +83,6 @@ def helm(source: str, chart: str = "nginx", version: str | None = None, **kw) ->
     ("!=2.0.0, >=1.2", "1.2.5"),
     (">=2.1.0-0", "2.1.0-beta.1"),  # pre-releases only when the constraint names one
     ("2.1.0-beta.1", "2.1.0-beta.1"),
-    ("not-semver", "not-semver"),  # an exact match needs no semver
 ])
 def test_version_constraints_pick_as_helm(repo, tmp_path, wanted, picked):
     srv, url = repo
@@ -116,13 +116,16 @@ def test_chart_lands_as_helm_pull_untar_gives_it(repo, tmp_path):
 def test_missing_chart_version_and_bad_constraint(repo, tmp_path):
     _, url = repo
     ctx = ctx_for(tmp_path)
-    with pytest.raises(FetchError, match=f"^chart nope not found in {url}$"):
+    with pytest.raises(FetchError, match=r"^chart nope not found in the repository index$"):
         HelmFetcher().resolve(helm(url, chart="nope"), ctx)
-    with pytest.raises(FetchError, match=r"^chart nginx: version 9\.9\.9 not found in .* \(it has "
+    with pytest.raises(FetchError, match=r"^chart nginx: version 9\.9\.9 not found \(there are "
                                          r"2\.1\.0-beta\.1, 2\.0\.0, 1\.2\.5, 1\.2\.0, 1\.0\.0, \.\.\.\)$"):
         HelmFetcher().resolve(helm(url, version="9.9.9"), ctx)
     with pytest.raises(FetchError, match=r"chart nginx: version '>>1': improper constraint"):
         HelmFetcher().resolve(helm(url, version=">>1"), ctx)
+    # As helm: a version must read as a constraint, even one the index spells exactly.
+    with pytest.raises(FetchError, match=r"version 'not-semver': improper constraint"):
+        HelmFetcher().resolve(helm(url, version="not-semver"), ctx)
     with pytest.raises(FetchError, match=r"GET http://127\.0\.0\.1:\d+/gone/index\.yaml: HTTP 404"):
         HelmFetcher().resolve(helm(url.replace("/charts", "/gone")), ctx)
 
@@ -219,9 +222,10 @@ def test_oci_charts(tmp_path):
             assert pin == {"version": picked,
                            "sha256": hashlib.sha256(archives[picked]).hexdigest(),
                            "url": f"{source}:{picked.replace('+', '_')}"}
-        with pytest.raises(FetchError, match=r"charts/mychart: manifests/9\.9\.9: not found"):
+        with pytest.raises(FetchError, match=r"^tag 9\.9\.9 not found$"):
             pin_for("9.9.9")
-        with pytest.raises(FetchError, match=r"chart mychart: version >=5 not found in oci://"):
+        with pytest.raises(FetchError, match=r"^chart mychart: version >=5 not found \(there are "
+                                             r"1\.0\.0\+build\.1, 0\.2\.0, 0\.1\.0\)$"):
             pin_for(">=5")
         with pytest.raises(FetchError, match=r"version 'latest': improper constraint"):
             pin_for("latest")  # as helm: not a version, and not among the version tags
@@ -230,6 +234,10 @@ def test_oci_charts(tmp_path):
                                              r"application/vnd\.cncf\.helm\.chart"):
             HelmFetcher().resolve(helm(f"oci://{reg.host}/charts/notchart", "notchart", "1.0.0"),
                                   ctx)
+        # A tag in the source is the version, as helm takes it; with another version, an error.
+        assert HelmFetcher().resolve(helm(f"{source}:0.2.0", "mychart"), ctx)["version"] == "0.2.0"
+        with pytest.raises(FetchError, match=r"the source's tag 0\.2\.0 and version 0\.1\.0 differ"):
+            HelmFetcher().resolve(helm(f"{source}:0.2.0", "mychart", "0.1.0"), ctx)
         d = helm(source, "mychart", "0.2.0")
         pin = pin_for("0.2.0")
         fresh = ctx_for(tmp_path / "fresh")
@@ -305,3 +313,31 @@ def test_kcompile_fetch_helm_lock_locked_and_offline(tmp_path):
     assert run.code == 2
     assert "chart nginx version 1.2.5 (sha256:" in run.err and "is not in the cache" in run.err
     assert not (p / "charts/nginx").exists()
+
+
+def test_index_read_whole_or_by_the_chart_block():
+    from kapitan_lite.fetch.helm import chart_entries
+
+    entries = {"nginx-ingress": [{"version": "9.0.0"}], "nginx": [{"version": "1.0.0"},
+                                                                  {"version": "0.9.0"}],
+               "zz": [{"version": "2.0.0"}]}
+    block = yaml.safe_dump({"apiVersion": "v1", "entries": entries, "generated": "now"}).encode()
+    flow = json.dumps({"entries": entries}).encode()  # JSON is YAML too: read whole
+    for index in (block, flow, block.replace(b"\n", b"\r\n")):
+        assert chart_entries(index, "nginx", "i") == entries["nginx"]
+        assert chart_entries(index, "zz", "i") == entries["zz"]
+        assert chart_entries(index, "nope", "i") == []
+    with pytest.raises(FetchError, match=r"^i: not a YAML chart index"):
+        chart_entries(b"entries: [\n", "nginx", "i")
+
+
+def test_a_lock_edited_wrong_is_an_error(repo, tmp_path):
+    _, url = repo
+    d = helm(url, version="1.2.0")
+    ctx = ctx_for(tmp_path)
+    pin = HelmFetcher().resolve(d, ctx)
+    for bad, why in [({**pin, "sha256": "abc"}, "kcompile.lock pins sha256 'abc', which is not a "
+                                                 "sha256 digest"),
+                     ({"version": "1.2.0", "sha256": "0" * 64}, "kcompile.lock gives no url")]:
+        with pytest.raises(FetchError, match=why):
+            HelmFetcher().materialize(d, bad, ctx, str(tmp_path / "o"))

@@ -86,14 +86,17 @@ def test_a_type_we_cannot_unpack_is_an_error(tmp_path, server, env):
     p = write_project(tmp_path / "p", {"t": [
         {"type": "http", "source": html, "unpack": True, "output_path": "a"},
         {"type": "http", "source": fake, "unpack": True, "output_path": "b"},
+        {"type": "http", "source": "file:///etc/passwd", "output_path": "c"},
     ]})
     run = kcompile("fetch", cwd=p, env=env)
     assert run.code == 2
-    assert run.err_lines[:2] == [
+    assert run.err_lines[:3] == [
         f"inventory/targets/t.yml:6: t: dependency http {html}: cannot unpack: the content is "
         "not a tar, tar.gz or zip archive (Content-Type text/html)",
         f"inventory/targets/t.yml:10: t: dependency http {fake}: cannot unpack: the server says "
         "tar.gz (Content-Type application/gzip), but the content is not a tar, tar.gz or zip "
         "archive",
+        "inventory/targets/t.yml:14: t: dependency http file:///etc/passwd: source must be an "
+        "http:// or https:// URL",
     ]
-    assert not (p / "a").exists() and not (p / "b").exists()
+    assert not (p / "a").exists() and not (p / "b").exists() and not (p / "c").exists()

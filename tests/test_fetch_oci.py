@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,7 @@ import yaml
 from conftest import kcompile
 from fetch_support import tar_gz, write_project
 from oci_registry import DIR_LAYER, running_registry
+from refs_support import KAPITAN
 
 from kapitan_lite.fetch.base import Dependency, FetchContext, FetchError
 from kapitan_lite.fetch.cache import ContentCache
@@ -96,10 +102,10 @@ def test_errors_name_what_is_wrong(registry, tmp_path):
     push_generators(registry, tag="errs")
     ctx = ctx_for(tmp_path)
     base = f"{registry.host}/kapicorp/generators"
-    with pytest.raises(FetchError, match=r"kapicorp/generators: manifests/v9: not found$"):
+    with pytest.raises(FetchError, match=r"^tag v9 not found$"):
         OciFetcher().resolve(dep(f"{base}:v9"), ctx)
     missing = "sha256:" + "0" * 64
-    with pytest.raises(FetchError, match=f"manifests/{missing}: not found"):
+    with pytest.raises(FetchError, match=f"^digest {missing} not found$"):
         OciFetcher().resolve(dep(f"{base}@{missing}"), ctx)
     with pytest.raises(FetchError, match=r"bare registry reference .* without oci://"):
         OciFetcher().resolve(dep(f"oci://{base}:errs"), ctx)
@@ -109,6 +115,9 @@ def test_errors_name_what_is_wrong(registry, tmp_path):
         with pytest.raises(FetchError, match=why):
             OciFetcher().materialize(dep(f"{base}:errs", subpath=subpath), pin, ctx,
                                      str(tmp_path / subpath.replace(".", "d")))
+    with pytest.raises(FetchError, match=r"kcompile\.lock pins digest 'sha256:12', which is not"):
+        OciFetcher().materialize(dep(f"{base}:errs"), {"digest": "sha256:12"}, ctx,
+                                 str(tmp_path / "badpin"))
     # A registry that is not there.
     with pytest.raises(FetchError, match=r"cannot reach registry 127.0.0.1:9"):
         OciFetcher().resolve(dep("127.0.0.1:9/x/y:1"), ctx)
@@ -155,7 +164,7 @@ def test_offline_reads_the_cache_only(tmp_path):
 
 
 @pytest.mark.parametrize("token", [False, True], ids=["basic", "bearer"])
-def test_auth_from_oci_username_and_password(tmp_path, monkeypatch, token):
+def test_auth_from_oci_username_and_password_or_docker_config(tmp_path, monkeypatch, token):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
     with running_registry(tmp_path / "reg", auth=("robot", "s3cret"), token=token) as reg:
         reg.push("private/art", "1", [(b"secret file\n", "text/plain", "f.txt")])
@@ -169,13 +178,23 @@ def test_auth_from_oci_username_and_password(tmp_path, monkeypatch, token):
         monkeypatch.setenv("OCI_USERNAME", "robot")
         monkeypatch.setenv("OCI_PASSWORD", "s3cret")
         ctx = ctx_for(tmp_path)
-        OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / "o"))
+        pin = OciFetcher().resolve(d, ctx)
+        OciFetcher().materialize(d, pin, ctx, str(tmp_path / "o"))
         assert tree(tmp_path / "o") == {"f.txt": "secret file\n"}
         if token:
             assert reg.tokens.issued[-1] == "repository:private/art:pull"
         monkeypatch.setenv("OCI_PASSWORD", "wrong")
         with pytest.raises(FetchError, match=refused):
             OciFetcher().resolve(d, ctx_for(tmp_path))
+        # Without the variables, `docker login`'s config.json gives them.
+        monkeypatch.delenv("OCI_USERNAME")
+        monkeypatch.delenv("OCI_PASSWORD")
+        docker = tmp_path / "docker"
+        docker.mkdir()
+        (docker / "config.json").write_text(json.dumps({"auths": {reg.host: {
+            "auth": base64.b64encode(b"robot:s3cret").decode()}}}))
+        monkeypatch.setenv("DOCKER_CONFIG", str(docker))
+        assert OciFetcher().resolve(d, ctx_for(tmp_path)) == pin
 
 
 def chart(version: str, extra: dict[str, str] | None = None) -> bytes:
@@ -235,3 +254,133 @@ def test_kcompile_fetch_oci_and_oci_charts_lock_locked_and_offline(tmp_path):
     assert run.code == 0, run.err
     assert (p / "components/kubectl/main.py").read_text() == "print(2)\n"
     assert (p / "charts/mychart/new.yaml").is_file()
+
+
+def test_blob_redirects_leave_the_credentials_behind(tmp_path, monkeypatch):
+    """A registry that sends blob downloads to a storage host (as ghcr.io and ECR do)."""
+    data = b"layer bytes\n"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    manifest = json.dumps({"schemaVersion": 2, "layers": [
+        {"mediaType": "text/plain", "digest": digest, "size": len(data),
+         "annotations": {"org.opencontainers.image.title": "f.txt"}}]}).encode()
+    creds = "Basic " + base64.b64encode(b"u:p").decode()
+    seen: list[str | None] = []
+
+    def serve(handler):
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return httpd
+
+    class Storage(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    storage = serve(Storage)
+
+    class Front(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.headers.get("Authorization") != creds:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="r"')
+            elif "/blobs/" in self.path:
+                self.send_response(307)
+                self.send_header("Location", f"http://127.0.0.1:{storage.server_port}/b")
+            else:
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(manifest)
+                return
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    front = serve(Front)
+    try:
+        monkeypatch.setenv("OCI_USERNAME", "u")
+        monkeypatch.setenv("OCI_PASSWORD", "p")
+        ctx = ctx_for(tmp_path)
+        d = dep(f"127.0.0.1:{front.server_port}/org/art:1")
+        OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / "o"))
+    finally:
+        for httpd in (front, storage):
+            httpd.shutdown()
+            httpd.server_close()
+    assert tree(tmp_path / "o") == {"f.txt": "layer bytes\n"}
+    assert seen == [None]
+
+
+def test_tls_verify_with_a_ca_bundle_or_off(tmp_path):
+    with running_registry(tmp_path / "reg", tls=True) as reg:
+        reg.push("tls/art", "1", [(b"over tls\n", "text/plain", "f.txt")])
+        source = f"{reg.host}/tls/art:1"
+        ctx = ctx_for(tmp_path)
+        with pytest.raises(FetchError, match=r"^cannot reach registry 127\.0\.0\.1:\d+: "
+                                             r".*CERTIFICATE_VERIFY_FAILED.*; set tls_verify to its CA bundle, or to false$"):
+            OciFetcher().resolve(Dependency("oci", source, "o"), ctx)
+        for n, tls_verify in enumerate([str(reg.ca), False]):
+            d = Dependency("oci", source, "o", {"tls_verify": tls_verify})
+            OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / f"o{n}"))
+            assert tree(tmp_path / f"o{n}") == {"f.txt": "over tls\n"}
+        with pytest.raises(FetchError, match=r"tls_verify '/nope\.pem': cannot load the CA bundle"):
+            OciFetcher().resolve(Dependency("oci", source, "o", {"tls_verify": "/nope.pem"}), ctx)
+
+
+def test_same_tree_as_kapitan_compile_fetch(tmp_path):
+    """Kapitan 0.36.3 pulls with oras; both must write the same files, modes included."""
+    python = KAPITAN.parent / "python"
+    if not python.exists():
+        pytest.skip("kapitan 0.36.3 not installed")
+    if subprocess.run([str(python), "-c", "import oras"], capture_output=True).returncode:
+        pytest.skip("Kapitan's venv has no oras (pip install 'kapitan[oci]==0.36.3')")
+
+    def snapshot(root: Path) -> dict[str, tuple]:
+        return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None,
+                                                 oct(p.stat().st_mode & 0o777))
+                for p in sorted(root.rglob("*"))}
+
+    with running_registry(tmp_path / "reg") as reg:
+        push_generators(reg)
+        reg.push_chart("charts/mychart", "0.1.0", chart("0.1.0"), "mychart")
+        deps = [
+            {"type": "oci", "source": f"{reg.host}/kapicorp/generators:1.0",
+             "output_path": "components/all", "insecure": True},
+            {"type": "oci", "source": f"{reg.host}/kapicorp/generators:1.0",
+             "output_path": "components/kubectl", "subpath": "generators/kubectl",
+             "insecure": True},
+            {"type": "oci", "source": f"{reg.host}/charts/mychart:0.1.0",
+             "output_path": "components/chart", "insecure": True},
+        ]
+        items = [{"input_type": "copy", "input_paths": ["components/all/defaults.yml"],
+                  "output_path": "."}]
+        trees = []
+        for who, cmd in [("kapitan", [str(python), "-m", "kapitan", "compile", "--fetch"]),
+                         ("kcompile", None)]:
+            p = write_project(tmp_path / who, {"t": deps}, compile_items={"t": items})
+            if cmd:
+                run = subprocess.run(cmd, cwd=p, capture_output=True, text=True, timeout=120)
+                assert run.returncode == 0, run.stderr
+            else:
+                run = kcompile("--fetch", cwd=p, env={"KCOMPILE_CACHE_DIR": str(tmp_path / "c")})
+                assert run.code == 0, run.err
+            trees.append((snapshot(p / "components"), snapshot(p / "compiled")))
+    assert trees[0] == trees[1]
+    assert "chart/mychart/Chart.yaml" in trees[0][0]
+
+
+@pytest.mark.parametrize(("layers", "why"), [
+    ([{"mediaType": "text/plain", "digest": "nope"}], "'nope' is not a sha256 digest"),
+    ({"not": "a list"}, "the manifest's layers are not a list of descriptors"),
+])
+def test_a_malformed_manifest_is_an_error(tmp_path, layers, why):
+    ctx = ctx_for(tmp_path)
+    body = json.dumps({"schemaVersion": 2, "layers": layers}).encode()
+    pin = {"digest": "sha256:" + ctx.cache.add_bytes(body)}
+    with pytest.raises(FetchError, match=why):
+        OciFetcher().materialize(dep("127.0.0.1:9/x/y:1"), pin, ctx, str(tmp_path / "o"))

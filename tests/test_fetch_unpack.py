@@ -59,6 +59,8 @@ def test_good_tar_unpacks_with_dirs_exec_bits_and_inner_links(tmp_path, box, mod
     arc = make_tar(tmp_path / fname, [
         member("top", type=tarfile.DIRTYPE, mode=0o700),
         member("top/run.sh", b"#!/bin/sh\n", mode=0o775),
+        member("top/private", b"p", mode=0o600),
+        member("top/odd", b"o", mode=0o4467),  # setuid, no owner exec, group/other write
         member("top/a/b.txt", b"hello"),
         member("top/link", type=tarfile.SYMTYPE, linkname="a/b.txt"),
         member("top/hard", type=tarfile.LNKTYPE, linkname="top/a/b.txt"),
@@ -70,7 +72,10 @@ def test_good_tar_unpacks_with_dirs_exec_bits_and_inner_links(tmp_path, box, mod
     assert (top / "a" / "b.txt").read_text() == "replaced"
     assert (top / "hard").read_text() == "hello"
     assert os.readlink(top / "link") == "a/b.txt"
+    # Modes as Python's "data" tar filter keeps them.
     assert stat.S_IMODE((top / "run.sh").stat().st_mode) == 0o755
+    assert stat.S_IMODE((top / "private").stat().st_mode) == 0o600
+    assert stat.S_IMODE((top / "odd").stat().st_mode) == 0o644
     assert stat.S_IMODE((top / "a" / "b.txt").stat().st_mode) == 0o644
     assert stat.S_IMODE(top.stat().st_mode) == 0o755
     outside_untouched(box)
@@ -86,7 +91,8 @@ def test_good_zip_unpacks(tmp_path, box):
     out = box / "out"
     extract(str(arc), str(out))
     assert (out / "d" / "f.yml").read_text() == "a: 1\n"
-    assert stat.S_IMODE((out / "bin" / "tool").stat().st_mode) == 0o755
+    # Python's zipfile (so Kapitan) restores no mode.
+    assert stat.S_IMODE((out / "bin" / "tool").stat().st_mode) == 0o644
     # A zip symlink is a plain file holding its target (as Python's zipfile writes it).
     assert not (out / "bin" / "link").is_symlink()
     assert (out / "bin" / "link").read_text() == "../../../etc/passwd"
@@ -197,3 +203,14 @@ def test_corrupt_archive_is_one_line_error(tmp_path, box):
     with pytest.raises(FetchError, match=r"cut.tar.gz: corrupt tar.gz archive") as err:
         extract(str(cut), str(box / "out"), kind="tgz")
     assert "\n" not in str(err.value)
+
+
+def test_zip_compression_python_lacks_is_an_error(tmp_path, box):
+    arc = make_zip(tmp_path / "x.zip", [("f", b"data")])
+    raw = bytearray(arc.read_bytes())
+    for sig, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # method in both headers
+        at = raw.index(sig)
+        raw[at + offset:at + offset + 2] = (98).to_bytes(2, "little")  # PPMd
+    arc.write_bytes(bytes(raw))
+    with pytest.raises(FetchError, match=r"x\.zip: cannot unpack: .*compression"):
+        extract(str(arc), str(box / "out"))

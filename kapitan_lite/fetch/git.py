@@ -68,7 +68,11 @@ class GitFetcher:
                 tmp = tempfile.mkdtemp(dir=os.path.dirname(mirror), prefix=".tmp-")
                 try:
                     _git("clone", "--mirror", "--quiet", "--", source, tmp)
-                    os.replace(tmp, mirror)
+                    try:
+                        os.replace(tmp, mirror)
+                    except OSError:
+                        if not os.path.isdir(mirror):  # else another run cloned it first
+                            raise
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
                 self._refreshed.add(mirror)

@@ -16,6 +16,7 @@ constraint is matched against the repository's tags.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
@@ -28,9 +29,11 @@ import zlib
 
 import yaml
 
+from .. import __version__
+from ..yamlload import SafeLoader
 from .base import Dependency, FetchContext, FetchError, Pin
 from .oci import client_for
-from .registry import Reference, fetch_blob
+from .registry import Reference, fetch_blob, pinned_digest
 from .semver import SemverError, Version, pick, sort_newest_first
 from .unpack import Budget
 
@@ -56,8 +59,9 @@ def _what(chart: str, version: str | None) -> str:
 
 
 def _http_get(url: str, ctx: FetchContext) -> bytes:
+    req = urllib.request.Request(url, headers={"User-Agent": f"kcompile/{__version__}"})
     try:
-        with urllib.request.urlopen(url, timeout=ctx.timeout) as resp:
+        with urllib.request.urlopen(req, timeout=ctx.timeout) as resp:
             return resp.read()
     except urllib.error.HTTPError as e:
         raise FetchError(f"GET {url}: HTTP {e.code}") from None
@@ -75,6 +79,63 @@ def resolve_reference_url(base: str, ref: str) -> str:
     return joined._replace(query=parts.query).geturl()
 
 
+def chart_entries(index: bytes, chart: str, where: str) -> list:
+    """The entries of ``chart`` in a repository's ``index.yaml`` (``[]`` when it has none).
+
+    Public indexes run to tens of megabytes, and parsing all of one takes far
+    longer than the fetch: when the index is laid out as helm writes it, only
+    the chart's own block is parsed.
+    """
+    block = _chart_block(index, chart)
+    if block is not None:
+        try:
+            doc = yaml.load(block, Loader=SafeLoader)
+            return (doc.get("entries") or {}).get(chart) or []
+        except (yaml.YAMLError, AttributeError):
+            pass  # read the whole index below
+    try:
+        doc = yaml.load(index, Loader=SafeLoader)
+    except yaml.YAMLError as e:
+        raise FetchError(f"{where}: not a YAML chart index: {str(e).splitlines()[0]}") from None
+    entries = (doc.get("entries") if isinstance(doc, dict) else None) or {}
+    if not isinstance(entries, dict):
+        raise FetchError(f"{where}: not a chart index (no entries)")
+    found = entries.get(chart)
+    return found if isinstance(found, list) else []
+
+
+def _chart_block(index: bytes, chart: str) -> bytes | None:
+    """``entries:`` and only ``chart``'s block of a block-style index, or None if not found so."""
+    if index.startswith(b"entries:\n"):
+        start = 0
+    else:
+        start = index.find(b"\nentries:\n") + 1
+        if start == 0:
+            return None
+    key = chart.encode() + b":"
+    indent = None
+    out: list[bytes] = [b"entries:"]
+    inside = False
+    for line in index[start:].split(b"\n")[1:]:
+        stripped = line.lstrip(b" ")
+        if not stripped or stripped.startswith(b"#"):
+            continue
+        depth = len(line) - len(stripped)
+        if indent is None:
+            indent = depth
+            if indent == 0:
+                return None
+        if depth < indent:
+            break  # the next top-level key
+        if depth == indent and not stripped.startswith(b"- "):
+            if inside:
+                break  # the next chart
+            inside = stripped.rstrip() == key
+        if inside:
+            out.append(line)
+    return b"\n".join(out) + b"\n" if inside else None
+
+
 class HelmFetcher:
     """Helm charts from chart repositories and OCI registries."""
 
@@ -87,45 +148,46 @@ class HelmFetcher:
 
     def _resolve_repo(self, repo: str, chart: str, wanted: str | None, ctx: FetchContext) -> Pin:
         index_url = repo.rstrip("/") + "/index.yaml"
-        try:
-            index = yaml.safe_load(_http_get(index_url, ctx))
-        except yaml.YAMLError as e:
-            raise FetchError(f"{index_url}: not a YAML chart index: "
-                             f"{str(e).splitlines()[0]}") from None
-        entries = (index.get("entries") if isinstance(index, dict) else None) or {}
-        if not isinstance(entries, dict):
-            raise FetchError(f"{index_url}: not a chart index (no entries)")
-        versions = [v for v in entries.get(chart) or [] if isinstance(v, dict) and "version" in v]
+        versions = [v for v in chart_entries(_http_get(index_url, ctx), chart, index_url)
+                    if isinstance(v, dict) and "version" in v]
         if not versions:
-            raise FetchError(f"chart {chart} not found in {repo}")
+            raise FetchError(f"chart {chart} not found in the repository index")
         by_version: dict[str, dict] = {}
         for entry in versions:
             by_version.setdefault(str(entry["version"]), entry)
-        chosen = self._pick(chart, sort_newest_first(by_version), wanted, repo)
+        chosen = self._pick(chart, sort_newest_first(by_version), wanted)
         entry = by_version[chosen]
         urls = entry.get("urls") or []
-        if not urls:
+        if not isinstance(urls, list) or not urls:
             raise FetchError(f"{_what(chart, chosen)}: the index gives no URL")
         url = resolve_reference_url(repo, str(urls[0]))
-        digest = ctx.cache.add_bytes(_http_get(url, ctx))
+        data = _http_get(url, ctx)
+        digest = hashlib.sha256(data).hexdigest()
         expected = str(entry.get("digest") or "").removeprefix("sha256:")
         if expected and expected != digest:
             raise FetchError(f"{_what(chart, chosen)}: {url} has sha256:{digest}, "
                              f"the index says sha256:{expected}")
+        ctx.cache.add_bytes(data, digest)
         return {"version": chosen, "sha256": digest, "url": url}
 
     def _resolve_oci(self, dep: Dependency, chart: str, wanted: str | None,
                      ctx: FetchContext) -> Pin:
         ref = Reference.parse(dep.source.removeprefix("oci://"))
         client = client_for(ref, dep, ctx)
+        tagged = ":" in dep.source.rsplit("/", 1)[-1]  # oci://host/chart:1.2.3, as helm takes
+        if tagged and wanted is None:
+            wanted = ref.tag.replace("_", "+")
+        if tagged and wanted != ref.tag.replace("_", "+"):
+            raise FetchError(f"chart {chart}: the source's tag {ref.tag} and version {wanted} "
+                             f"differ")
         if wanted is not None and _is_version(wanted):
             tag = wanted
         else:
             tags = [t.replace("_", "+") for t in client.tags(ref.repository)]
             strict = sort_newest_first(t for t in tags if Version.is_strict(t))
             if not strict:
-                raise FetchError(f"chart {chart}: no version tags in {dep.source}")
-            tag = self._pick(chart, strict, wanted, dep.source)
+                raise FetchError(f"chart {chart}: the repository has no version tags")
+            tag = self._pick(chart, strict, wanted)
         body, _ = client.manifest(ref.repository, tag.replace("+", "_"))
         try:
             layers = json.loads(body).get("layers") or []
@@ -141,7 +203,7 @@ class HelmFetcher:
                 "url": f"oci://{ref.name}:{tag.replace('+', '_')}"}
 
     @staticmethod
-    def _pick(chart: str, newest_first: list[str], wanted: str | None, where: str) -> str:
+    def _pick(chart: str, newest_first: list[str], wanted: str | None) -> str:
         try:
             chosen = pick(newest_first, wanted)
         except SemverError as e:
@@ -149,20 +211,23 @@ class HelmFetcher:
         if chosen is None:
             shown = ", ".join(newest_first[:5]) + (", ..." if len(newest_first) > 5 else "")
             what = f"version {wanted}" if wanted else "a stable version"
-            raise FetchError(f"chart {chart}: {what} not found in {where} (it has {shown})")
+            raise FetchError(f"chart {chart}: {what} not found (there are {shown})")
         return chosen
 
     def materialize(self, dep: Dependency, pin: Pin, ctx: FetchContext, dest: str) -> None:
         """Unpack the chart archive ``pin`` names into ``dest``, ``Chart.yaml`` at its top."""
         chart = _chart(dep)
         what = _what(chart, pin.get("version"))
-        sha = pin["sha256"]
+        sha = pinned_digest(pin, "sha256").removeprefix("sha256:")
+        url = str(pin.get("url") or "")
         path = ctx.cache.get(sha)
         if path is None:
             if ctx.offline:
                 raise FetchError(f"{what} (sha256:{sha}) is not in the cache "
                                  f"(fetch once without --offline)")
-            url = pin["url"]
+            if not url:
+                raise FetchError(f"kcompile.lock gives no url for {what} "
+                                 f"(kcompile fetch --update rewrites it)")
             if url.startswith("oci://"):
                 ref = Reference.parse(url.removeprefix("oci://"))
                 path = fetch_blob(client_for(ref, dep, ctx), ref.repository, f"sha256:{sha}", ctx)
@@ -174,7 +239,7 @@ class HelmFetcher:
                                      f"(sha256:{sha})") from None
                 path = ctx.cache.get(sha)
                 assert path is not None
-        expand_chart(path, dest, chart, label=f"{what} ({pin['url']})")
+        expand_chart(path, dest, chart, label=f"{what} ({url})" if url else what)
 
 
 def _is_version(text: str) -> bool:
@@ -209,7 +274,7 @@ def expand_chart(archive: str, dest: str, chart: str, label: str) -> None:
     if not files:
         raise FetchError(f"{label}: no files in chart archive")
     try:
-        meta = yaml.safe_load(files.get("Chart.yaml", b"")) or {}
+        meta = yaml.load(files.get("Chart.yaml", b""), Loader=SafeLoader) or {}
     except yaml.YAMLError:
         raise FetchError(f"{label}: cannot load Chart.yaml") from None
     name = meta.get("name") if isinstance(meta, dict) else None

@@ -70,6 +70,8 @@ class HttpFetcher:
         import urllib.error  # here: a fetch from the cache needs no HTTP client
         import urllib.request
 
+        if urlparse(url).scheme not in ("http", "https"):
+            raise FetchError("source must be an http:// or https:// URL")
         req = urllib.request.Request(url, headers={"User-Agent": f"kcompile/{__version__}"})
         os.makedirs(cache.root, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache.root, prefix=".download-")

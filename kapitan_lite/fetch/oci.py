@@ -18,7 +18,7 @@ import shutil
 import tempfile
 
 from .base import Dependency, FetchContext, FetchError, Pin
-from .registry import INDEX_TYPES, Reference, RegistryClient, fetch_blob
+from .registry import INDEX_TYPES, Reference, RegistryClient, fetch_blob, pinned_digest
 from .unpack import extract, sniff
 
 DIR_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -71,7 +71,7 @@ class OciFetcher:
     def materialize(self, dep: Dependency, pin: Pin, ctx: FetchContext, dest: str) -> None:
         """Pull the artifact ``pin`` names into ``dest`` (its ``subpath`` only, when set)."""
         ref = _reference(dep)
-        digest = pin["digest"]
+        digest = pinned_digest(pin, "digest")
         where = f"{ref.name}@{digest}"
         client = client_for(ref, dep, ctx)
         path = ctx.cache.get(digest)
@@ -85,20 +85,23 @@ class OciFetcher:
             ctx.cache.add_bytes(body, digest)
         manifest = _load_manifest(body, where)
         media = dep.option("media_type")
-        layers = [layer for layer in manifest.get("layers") or []
-                  if media is None or layer.get("mediaType") == media]
-        scratch = ctx.scratch or os.path.dirname(os.path.abspath(dest))
-        os.makedirs(scratch, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=scratch, prefix=".oci-") as work:
-            root = os.path.realpath(os.path.join(work, "artifact"))
-            os.mkdir(root)
+        listed = manifest.get("layers") or []
+        if not isinstance(listed, list) or not all(isinstance(x, dict) for x in listed):
+            raise FetchError(f"{where}: the manifest's layers are not a list of descriptors")
+        layers = [layer for layer in listed if media is None or layer.get("mediaType") == media]
+        os.makedirs(dest, exist_ok=True)
+        # The artifact is pulled inside dest, so that its subpath moves up by renames.
+        work = tempfile.mkdtemp(dir=dest, prefix=".oci-pull-")
+        try:
+            root = os.path.realpath(work)
             for layer in layers:
                 self._write_layer(client, ref, layer, root, ctx)
             _unpack_tar_files(root, where)
             src = _subpath(root, dep.option("subpath"), where)
-            os.makedirs(dest, exist_ok=True)
             for name in sorted(os.listdir(src)):
-                shutil.move(os.path.join(src, name), os.path.join(dest, name))
+                os.rename(os.path.join(src, name), os.path.join(dest, name))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def _write_layer(self, client: RegistryClient, ref: Reference, layer: dict, root: str,
                      ctx: FetchContext) -> None:

@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from .base import FetchError
+from .base import FetchContext, FetchError, Pin
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
@@ -41,6 +41,14 @@ _CHUNK = 1 << 20
 _REF = re.compile(r"^(?:(?P<registry>[^/@]+[.:][^/@]*)/)?(?P<repo>(?:[^:@/]+/)*[^:@/]+)"
                   r"(?::(?P<tag>[^:@]+))?(?:@(?P<digest>.+))?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+class RegistryError(FetchError):
+    """The registry answered with an error status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -94,9 +102,23 @@ def _credentials(registry: str) -> tuple[str, str] | None:
     return None
 
 
+class _StripAuthOnRedirect(urllib.request.HTTPRedirectHandler):
+    """Registries redirect blob downloads to storage hosts: their credentials stay behind."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        """The redirected request, without ``Authorization`` when it goes to another host."""
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl).netloc != \
+                urllib.parse.urlsplit(req.full_url).netloc:
+            new.remove_header("Authorization")
+        return new
+
+
 def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    name = name.strip("[]")
+    if host.startswith("["):  # [::1]:5000
+        name = host[1:host.find("]")]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     if name == "localhost":
         return True
     try:
@@ -111,7 +133,7 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
 
 
 class RegistryClient:
-    """Talks to one registry; keeps the tokens it was given for the rest of the run."""
+    """Talks to one registry, keeping the tokens it is given while it lives."""
 
     def __init__(self, registry: str, *, insecure: bool = False, tls_verify: bool | str = True,
                  timeout: float = 60.0):
@@ -119,12 +141,18 @@ class RegistryClient:
         host = "registry-1.docker.io" if registry == "docker.io" else registry
         self.base = f"{'http' if insecure else 'https'}://{host}"
         self.timeout = timeout
-        self.context: ssl.SSLContext | None = None
+        context: ssl.SSLContext | None = None
         if not insecure:
-            if tls_verify is False:
-                self.context = ssl._create_unverified_context()
-            elif isinstance(tls_verify, str):
-                self.context = ssl.create_default_context(cafile=tls_verify)
+            try:
+                if tls_verify is False:
+                    context = ssl._create_unverified_context()
+                elif isinstance(tls_verify, str):
+                    context = ssl.create_default_context(cafile=tls_verify)
+            except (OSError, ssl.SSLError) as e:
+                raise FetchError(f"tls_verify {tls_verify!r}: cannot load the CA bundle: "
+                                 f"{getattr(e, 'strerror', None) or e}") from None
+        self.opener = urllib.request.build_opener(_StripAuthOnRedirect(),
+                                                  urllib.request.HTTPSHandler(context=context))
         self.auth: dict[str, str] = {}  # scope -> Authorization header value
         self.credentials = _credentials(registry)
         # As docker does, a registry on this machine that does not speak TLS is
@@ -134,18 +162,23 @@ class RegistryClient:
     def _open(self, url: str, headers: dict[str, str], method: str = "GET") -> Any:
         req = urllib.request.Request(url, headers=headers, method=method)
         try:
-            return urllib.request.urlopen(req, timeout=self.timeout, context=self.context)
+            return self.opener.open(req, timeout=self.timeout)
         except urllib.error.HTTPError as e:
             return e
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", e)
+            # Only a server that does not speak TLS at all; a certificate that
+            # fails verification stays an error.
             if (self.plain_http_fallback and isinstance(reason, ssl.SSLError)
+                    and not isinstance(reason, ssl.SSLCertVerificationError)
                     and url.startswith(self.base + "/")):
                 self.plain_http_fallback = False
                 http_base = "http://" + self.base.removeprefix("https://")
                 url, self.base = http_base + url[len(self.base):], http_base
                 return self._open(url, headers, method)
-            raise FetchError(f"cannot reach registry {self.registry}: {reason}") from None
+            hint = ("; set tls_verify to its CA bundle, or to false"
+                    if isinstance(reason, ssl.SSLCertVerificationError) else "")
+            raise FetchError(f"cannot reach registry {self.registry}: {reason}{hint}") from None
 
     def _token(self, header: str, scope: str) -> str | None:
         scheme, params = _challenge(header)
@@ -196,12 +229,19 @@ class RegistryClient:
             resp.close()
             what = {401: "unauthorized (set OCI_USERNAME/OCI_PASSWORD)", 403: "access denied",
                     404: "not found"}.get(status, f"HTTP {status}")
-            raise FetchError(f"{self.registry}/{repository}: {path}: {what}")
+            raise RegistryError(f"{self.registry}/{repository}: {path}: {what}", status)
         return resp
 
     def manifest(self, repository: str, reference: str) -> tuple[bytes, str]:
         """The manifest bytes for a tag or digest, and their ``sha256:`` digest (checked)."""
-        with self.get(repository, f"manifests/{reference}", ", ".join(MANIFEST_TYPES)) as resp:
+        kind = "digest" if reference.startswith("sha256:") else "tag"
+        try:
+            resp = self.get(repository, f"manifests/{reference}", ", ".join(MANIFEST_TYPES))
+        except RegistryError as e:
+            if e.status != 404:
+                raise
+            raise FetchError(f"{kind} {reference} not found") from None
+        with resp:
             body = resp.read(MAX_MANIFEST + 1)
         if len(body) > MAX_MANIFEST:
             raise FetchError(f"{self.registry}/{repository}:{reference}: manifest over "
@@ -253,8 +293,20 @@ class RegistryClient:
         return tmp
 
 
-def fetch_blob(client: RegistryClient, repository: str, digest: str, ctx: Any) -> str:
+def pinned_digest(pin: Pin, key: str) -> str:
+    """``pin[key]`` as ``sha256:<hex>`` (bare hex accepted); a lock edited wrong is a FetchError."""
+    value = str(pin.get(key) or "")
+    digest = value if value.startswith("sha256:") else f"sha256:{value}"
+    if not _DIGEST.match(digest):
+        raise FetchError(f"kcompile.lock pins {key} {value!r}, which is not a sha256 digest "
+                         f"(kcompile fetch --update rewrites it)")
+    return digest
+
+
+def fetch_blob(client: RegistryClient, repository: str, digest: str, ctx: FetchContext) -> str:
     """The cache path of blob ``digest``, downloading it into the cache first if missing."""
+    if not _DIGEST.match(digest):
+        raise FetchError(f"{client.registry}/{repository}: {digest!r} is not a sha256 digest")
     cached = ctx.cache.get(digest)
     if cached:
         return cached

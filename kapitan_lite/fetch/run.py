@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,9 +120,7 @@ def run_fetch(items: list[Planned], forced: set[int], options: FetchOptions,
     with tempfile.TemporaryDirectory(prefix="kcompile-fetch-") as scratch:
         ctx = FetchContext(cache=ContentCache(options.cache_dir), offline=options.offline,
                            scratch=scratch)
-        groups: dict[str, list[int]] = {}
-        for i, item in enumerate(items):
-            groups.setdefault(item.dep.source, []).append(i)
+        groups = _groups(items)
 
         if options.locked:
             problems = _check_locked(items, groups, lock if had_lock else None, fetchers, ctx)
@@ -169,7 +167,27 @@ def run_fetch(items: list[Planned], forced: set[int], options: FetchOptions,
     return report
 
 
-def _each_group(work, groups: dict[str, list[int]]) -> None:
+def _groups(items: list[Planned]) -> dict[str, list[int]]:
+    """Item indexes by source; sources writing into the same tree share a group (run in turn)."""
+    groups: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(item.dep.source, []).append(i)
+
+    def overlap(a: list[int], b: list[int]) -> bool:
+        return any(x == y or x.startswith(y + os.sep) or y.startswith(x + os.sep)
+                   for x in (items[i].dest for i in a) for y in (items[j].dest for j in b))
+
+    merged: list[list[int]] = []
+    for indexes in groups.values():
+        combined = list(indexes)
+        for m in [m for m in merged if overlap(m, indexes)]:
+            combined.extend(m)
+            merged.remove(m)
+        merged.append(combined)
+    return {str(n): sorted(m) for n, m in enumerate(merged)}
+
+
+def _each_group(work: Callable[[list[int]], None], groups: dict[str, list[int]]) -> None:
     """Run ``work`` on every group, groups concurrently."""
     if len(groups) <= 1:
         for indexes in groups.values():
@@ -250,6 +268,7 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
     if not _inside(root, parent):
         raise FetchError(f"output_path {item.dep.output_path} is outside the project")
     tmp = tempfile.mkdtemp(dir=parent, prefix=".kcompile-fetch-")
+    os.chmod(tmp, 0o755)  # it may become output_path itself: a directory like any other
     try:
         fetcher.materialize(item.dep, pin, ctx, tmp)
         _verify(tmp)

@@ -268,14 +268,15 @@ class Constraint:
 def pick(candidates: Iterable[str], wanted: str | None) -> str | None:
     """The version helm picks from ``candidates`` (newest first) for the ``wanted`` constraint.
 
-    An exact string match wins; else the first candidate that parses and
-    satisfies the constraint; None or ``""`` means ``*`` (the newest stable).
-    Raises :class:`SemverError` when ``wanted`` is not a constraint.
+    ``wanted`` must be a constraint (:class:`SemverError` if not, even when a
+    candidate is spelled so); an exact string match wins, else the first
+    candidate that parses and satisfies it. None or ``""`` means ``*`` (the
+    newest stable).
     """
     items = list(candidates)
+    constraint = Constraint(wanted or "*")
     if wanted and wanted in items:
         return wanted
-    constraint = Constraint(wanted or "*")
     for item in items:
         version = _try(item)
         if version is not None and constraint.check(version):

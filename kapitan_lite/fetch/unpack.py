@@ -7,9 +7,12 @@ to more than :data:`MAX_BYTES` bytes or :data:`MAX_FILES` entries. A refusal is
 a :class:`FetchError` naming the archive and the entry; the caller extracts
 into a fresh directory and throws it away on error.
 
-Regular files are written 0644, or 0755 when the archive marks them
-executable; directories 0755. Owners and times are not restored, so the same
-archive gives the same tree on every machine.
+A tar entry's mode is kept as Python's ``data`` extraction filter keeps it
+(which Kapitan uses on Python 3.12+): no setuid/setgid/sticky or group/other
+write bits, execute bits only when the owner may execute, the owner may
+always read and write. Zip entries are written 0644, as Python's zipfile (and
+so Kapitan) writes them; directories 0755. Owners and times are not restored,
+so the same archive gives the same tree on every machine.
 """
 
 from __future__ import annotations
@@ -132,6 +135,8 @@ def extract(archive_path: str, dest: str, kind: str | None = None, *,
             _extract_tar(archive_path, writer)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as e:
         raise FetchError(f"{label}: corrupt {kind} archive: {e}") from None
+    except NotImplementedError as e:  # a zip compression method Python lacks
+        raise FetchError(f"{label}: cannot unpack: {e}") from None
     writer.check_links()
 
 
@@ -196,7 +201,7 @@ class _Writer:
         if not stat.S_ISDIR(st.st_mode):
             raise self.fail(name, "a file of the same name is already there")
 
-    def file(self, name: str, src: IO[bytes], executable: bool) -> None:
+    def file(self, name: str, src: IO[bytes], mode: int) -> None:
         """Write the regular file entry ``name`` from the stream ``src``."""
         self.budget.entry(name)
         rel = self.relpath(name)
@@ -204,7 +209,7 @@ class _Writer:
             raise self.fail(name, "a file entry names the destination itself")
         path = self._parent(name, rel)
         self._clear(name, path)
-        self._write(name, path, src, executable)
+        self._write(name, path, src, mode)
 
     def symlink(self, name: str, target: str) -> None:
         """Create the symlink entry ``name`` -> ``target``, which must stay inside the root."""
@@ -242,11 +247,10 @@ class _Writer:
             return
         self._clear(name, path)
         with open(src, "rb") as fp:
-            self._write(name, path, fp, bool(st.st_mode & 0o111))
+            self._write(name, path, fp, stat.S_IMODE(st.st_mode))
 
-    def _write(self, name: str, path: str, src: IO[bytes], executable: bool) -> None:
+    def _write(self, name: str, path: str, src: IO[bytes], mode: int) -> None:
         """Write ``src`` to the new file ``path`` (never following a link), counting its bytes."""
-        mode = 0o755 if executable else 0o644
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
         with os.fdopen(fd, "wb") as out:
             while chunk := src.read(_CHUNK):
@@ -262,6 +266,14 @@ class _Writer:
                 raise self.fail(name, f"symlink to {os.readlink(path)!r} leaves the destination")
 
 
+def data_mode(mode: int) -> int:
+    """A regular file's mode as Python's ``data`` tar filter restores it."""
+    mode &= 0o755
+    if not mode & 0o100:
+        mode &= ~0o111
+    return mode | 0o600
+
+
 def _extract_tar(archive_path: str, writer: _Writer) -> None:
     with tarfile.open(archive_path, "r:*") as tar:
         for member in tar:
@@ -274,7 +286,7 @@ def _extract_tar(archive_path: str, writer: _Writer) -> None:
                 src = tar.extractfile(member)
                 assert src is not None
                 with src:
-                    writer.file(name, src, bool(member.mode & 0o111))
+                    writer.file(name, src, data_mode(member.mode))
             elif member.issym():
                 writer.symlink(name, member.linkname)
             elif member.islnk():
@@ -302,5 +314,5 @@ def _extract_zip(archive_path: str, writer: _Writer) -> None:
             if info.file_size > writer.budget.max_bytes - writer.budget.bytes:
                 writer.budget.take(name, info.file_size)
             with zf.open(info) as src:
-                writer.file(name, src, bool(mode & 0o111) and fmt != stat.S_IFLNK)
+                writer.file(name, src, 0o644)
 

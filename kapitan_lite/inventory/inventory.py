@@ -200,7 +200,7 @@ class Inventory:
         loc = self._locator(name)
         problems = []
         for msg in errs:
-            m = re.search(r"(?:unknown key|unknown input_type|unknown output_type|output_path) '?([^' ]+)'?", msg)
+            m = re.search(r"(?:unknown key(?:\(s\))?|unknown input_type|unknown output_type|output_path) '?([^' ]+)'?", msg)
             path, line = tf.path, 0
             if m:
                 needle = m.group(1)
