@@ -44,6 +44,19 @@ def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 _ValuesDumper.add_representer(str, _represent_str)
 
 
+class _RenderedLoader(yaml.SafeLoader):
+    """Reads a bare ``=`` (``tag:yaml.org,2002:value``, which some charts emit) as a string, as Kapitan does."""
+
+
+_RenderedLoader.add_constructor("tag:yaml.org,2002:value",
+                                lambda loader, node: loader.construct_scalar(node))
+
+
+def load_rendered(stream: Any) -> list[Any]:
+    """The non-empty YAML documents helm rendered."""
+    return [d for d in yaml.load_all(stream, Loader=_RenderedLoader) if d is not None]
+
+
 def write_values(values: dict[str, Any], directory: str) -> str:
     """Write helm values to ``directory/values.yml`` as Kapitan does; return its path."""
     path = os.path.join(directory, "values.yml")
@@ -154,7 +167,7 @@ class HelmInput:
                     path = os.path.join(root, name)
                     with open(path, encoding="utf-8") as fp:
                         try:
-                            docs = [d for d in yaml.safe_load_all(fp) if d is not None]
+                            docs = load_rendered(fp)
                         except yaml.YAMLError as exc:
                             raise InputError(f"helm rendered invalid YAML in "
                                              f"{os.path.relpath(path, rendered)}: {exc}",

@@ -17,9 +17,14 @@ import os
 import tempfile
 from typing import Any
 
-import yaml
-
-from ...inputs.helm import DEFAULT_FLAGS, helm_arguments, helm_binary, run_helm, write_values
+from ...inputs.helm import (
+    DEFAULT_FLAGS,
+    helm_arguments,
+    helm_binary,
+    load_rendered,
+    run_helm,
+    write_values,
+)
 from ..errors import HelmTemplateError
 from ..run import active
 from .kadet import BaseModel, BaseObj
@@ -46,7 +51,7 @@ def _params_of_run(helm_params: dict[str, Any]) -> dict[str, Any]:
     return {**earlier, **own}
 
 
-def render_chart(chart_dir: str, helm_path: str | None, helm_params: dict[str, Any],
+def _render(chart_dir: str, helm_path: str | None, helm_params: dict[str, Any],
                  helm_values: dict[str, Any]) -> str:
     """``helm template`` of ``chart_dir``: its whole output, or ``HelmTemplateError``."""
     item = {"helm_params": _params_of_run(helm_params), "helm_path": helm_path}
@@ -78,5 +83,5 @@ class HelmChart(BaseModel):
 
     def load_chart(self) -> list[Any]:
         """The chart's rendered objects (empty documents dropped)."""
-        text = render_chart(self.chart_dir, self.helm_path, self.helm_params, self.helm_values)
-        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        text = _render(self.chart_dir, self.helm_path, self.helm_params, self.helm_values)
+        return load_rendered(text)
