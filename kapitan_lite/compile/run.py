@@ -17,7 +17,8 @@ from ..errors import UserError
 from ..inventory import Inventory
 from ..project import Settings
 from .cache import Cache, fingerprint
-from .writer import Staging, apply, nested_targets
+from .workarea import Staging
+from .writer import commit, nested_targets, plan_tree
 
 if TYPE_CHECKING:
     from .target import TargetResult
@@ -124,6 +125,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             # do it before forking so workers inherit the result.
             inventory.resolve_partial(stale)
         with Staging(settings.output_path) as staging:
+            report.warnings.extend(staging.notices)
             job = CompileJob(
                 inventory=inventory,
                 # Targets resolve when a template first reads them; forked
@@ -142,18 +144,22 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 output=OutputOptions(settings.indent, settings.yaml_multiline_string_style,
                                      settings.yaml_dump_null_as_empty),
             )
-            results = run_targets(job, stale, settings.workers(len(stale)), on_result)
+            results = run_targets(job, stale, settings.workers(len(stale)), on_result,
+                                  close_fds=[staging.lock_fd] if staging.lock_fd else [])
             problems = [p for r in results for p in r.problems]
             if problems:
                 raise UserError(problems)
             t_apply = time.monotonic()
-            apply(staging, settings.compiled_dir,
-                  [r.manifest for r in results if r.manifest is not None],
-                  all_dirs, full=set(selected) == set(inventory.targets))
+            commit(staging, settings.compiled_dir,
+                    [r.manifest for r in results if r.manifest is not None],
+                    all_dirs, full=set(selected) == set(inventory.targets))
             report.timings["write"] = time.monotonic() - t_apply
-    elif set(selected) == set(inventory.targets):
+    elif set(selected) == set(inventory.targets) and \
+            plan_tree(settings.compiled_dir, "", [], all_dirs, full=True).differs:
         # Nothing to compile, but a full compile still removes foreign output.
-        apply(Staging(settings.output_path), settings.compiled_dir, [], all_dirs, full=True)
+        with Staging(settings.output_path) as staging:
+            report.warnings.extend(staging.notices)
+            commit(staging, settings.compiled_dir, [], all_dirs, full=True)
 
     for r in results:
         report.compiled.append(r.name)

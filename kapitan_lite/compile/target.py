@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import Problem, UserError
@@ -52,6 +53,9 @@ class CompileJob:
     track_deps: bool = True  # only the cache needs them
     reveal: bool = False
     output: OutputOptions = field(default_factory=OutputOptions)
+    # Told (target, input type, path) before each input runs, and (target) after:
+    # a worker notes it, so its death names what killed it.
+    on_item: Callable[..., None] | None = None
     _inputs: dict[str, InputType] = field(default_factory=dict)
 
     def input_type(self, name: str) -> InputType:
@@ -148,6 +152,8 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                         f"(searched {', '.join(bases[:-1] or ['the compiled output'])})"))
                 continue
             for path in paths:
+                if job.on_item is not None:
+                    job.on_item(name, item["input_type"], path)
                 try:
                     impl.compile(item, path, out_dir, env)
                 except UserError as exc:  # a target read through inventory_global is broken
@@ -164,6 +170,8 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
                     tags.problems.extend(getattr(exc, "errors", [exc]))
                 except OSError as exc:
                     item_problems.append(Problem(path, 0, name, f"{type(exc).__name__}: {exc}"))
+                if job.on_item is not None:
+                    job.on_item(name)
                 # Every bad tag of this input, each where the inventory (or template) holds it.
                 item_problems.extend(ref_problem(err, locator, path) for err in tags.take_problems())
         if on_disk:
@@ -176,7 +184,12 @@ def compile_target(job: CompileJob, name: str) -> TargetResult:
     result.timings["render"] = t2 - t1
     if result.problems:
         return result
-    manifest = staged.diff(os.path.join(job.compiled_dir, plan.target_dir))
+    try:
+        manifest = staged.diff(os.path.join(job.compiled_dir, plan.target_dir))
+    except OSError as exc:  # a full disk, a read-only staging area
+        result.problems.append(Problem(exc.filename or staged_root, 0, name,
+                                       f"cannot stage its output: {exc.strerror or exc}"))
+        return result
     manifest.target_dir = plan.target_dir
     result.manifest = manifest
     result.timings["compare"] = time.perf_counter() - t2
