@@ -108,8 +108,7 @@ def settings_from(opts: dict[str, Any], command: str = "compile") -> Settings:
         # A run killed mid-commit on a file system without an atomic exchange.
         from ..compile.workarea import recover_interrupted
 
-        notice = recover_interrupted(output_path)
-        if notice:
+        for notice in recover_interrupted(output_path):
             click.echo(f"warning: {notice}", err=True)
     return Settings(
         root=root,

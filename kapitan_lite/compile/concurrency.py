@@ -118,6 +118,9 @@ def _spawn(job: CompileJob, others: Sequence[_Worker], close_fds: Sequence[int])
     parent = os.getpid()
     sys.stdout.flush()
     sys.stderr.flush()
+    # A SIGINT or SIGTERM that came during fork would be raised inside an
+    # at-fork hook, where Python drops it: hold them until fork is done.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     pid = os.fork()
     if pid == 0:  # the worker
         code = 0
@@ -126,6 +129,7 @@ def _spawn(job: CompileJob, others: Sequence[_Worker], close_fds: Sequence[int])
             # The parent handles Ctrl-C and SIGTERM and kills the workers itself.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for w in others:
                 w.conn.close()
             parent_end.close()
@@ -143,6 +147,7 @@ def _spawn(job: CompileJob, others: Sequence[_Worker], close_fds: Sequence[int])
                 sys.stderr.flush()
             finally:
                 os._exit(code)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     child_end.close()
     return _Worker(pid, parent_end, slot)
 

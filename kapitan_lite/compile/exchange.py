@@ -183,13 +183,14 @@ def recover(staging_root: str, current: str) -> str | None:
     new = os.path.join(staging_root, "next")
     old = os.path.join(staging_root, OLD_NAME)
     notice = None
+    name = os.path.normpath(current)
     if not os.path.lexists(current):
         if os.path.isdir(new):
             os.rename(new, current)
-            notice = f"finished the commit of {current} that a killed run left half done"
+            notice = f"finished the commit of {name}/ that a killed run left half done"
         elif os.path.isdir(old):  # not reached by _journalled_swap's order; undo to be safe
             os.rename(old, current)
-            notice = f"undid the commit of {current} that a killed run left half done"
+            notice = f"undid the commit of {name}/ that a killed run left half done"
         fsync_dir(os.path.dirname(os.path.abspath(current)))
     os.unlink(journal)
     fsync_dir(staging_root)

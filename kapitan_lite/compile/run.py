@@ -175,7 +175,11 @@ def compile_project(settings: Settings, names: list[str] | None = None,
         report.unchanged += len(m.files) - len(m.changed)
         store.record(r.name, m.target_dir, r.inventory_deps, r.deps, m.hashes, m.dirs,
                      settings.compiled_dir, inventory.names(), started_ns)
-    store.save(keep=set(inventory.targets), run_started_ns=started_ns,
-               everything=set(selected) == set(inventory.targets))
+    try:
+        store.save(keep=set(inventory.targets), run_started_ns=started_ns,
+                   everything=set(selected) == set(inventory.targets))
+    except OSError as exc:  # compiled/ is written: a cache that can't be saved costs a compile
+        report.warnings.append(f"could not save the incremental cache ({exc.strerror or exc}): "
+                               "the next run compiles these targets again")
     report.seconds = time.monotonic() - start
     return report

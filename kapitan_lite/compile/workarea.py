@@ -90,8 +90,12 @@ class Staging:
         self.notices: list[str] = []  # one line each, for the run to print
 
     def __enter__(self) -> Staging:
-        os.makedirs(self.output_path, exist_ok=True)
-        self.lock_fd = self._lock()
+        try:
+            os.makedirs(self.output_path, exist_ok=True)
+            self.lock_fd = self._lock()
+        except OSError as exc:
+            raise UserError.of(f"cannot prepare the staging area: {exc.strerror or exc}",
+                               path=self.root) from exc
         try:
             notice = recover(self.root, self.compiled_dir)
             if notice:
@@ -104,6 +108,10 @@ class Staging:
             with open(os.path.join(self.root, ".gitignore"), "w") as fp:
                 fp.write("*\n")
             os.makedirs(self.compiled)
+        except OSError as exc:
+            self.__exit__()
+            raise UserError.of(f"cannot prepare the staging area: {exc.strerror or exc}",
+                               path=exc.filename or self.root) from exc
         except BaseException:
             self.__exit__()
             raise
@@ -173,17 +181,17 @@ class Staging:
         return fd
 
 
-def recover_interrupted(output_path: str) -> str | None:
+def recover_interrupted(output_path: str) -> list[str]:
     """Before any command: finish a commit a killed run left half done (journalled swap only).
 
-    Returns a one-line notice when it did something. When another run owns
-    the output path, that run does it.
+    Returns one-line notices of what it did. When another run owns the
+    output path, that run does it.
     """
     root = os.path.join(output_path, STAGING_NAME)
     if not os.path.exists(os.path.join(root, "commit.journal")):
-        return None
+        return []
     try:
         with Staging(output_path) as staging:
-            return "; ".join(staging.notices) or None
+            return staging.notices
     except RunRefused:
-        return None
+        return []

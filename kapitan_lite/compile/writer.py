@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError
 from .exchange import flush_file_system, pause, signals_held, swap
-from .spare import Record
+from .spare import RECORD_NAME, Record
 from .spare import save as save_record
 from .workarea import Staging, remove_tree
 
@@ -323,7 +323,11 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     pause("after the swap")
     if keep_spare:
         _prune_spare(tree, new_root)
-        save_record(staging.root, compiled_dir, new_root, tree.dirs, record, tree.trusted)
+        try:
+            save_record(staging.root, compiled_dir, new_root, tree.dirs, record, tree.trusted)
+        except OSError:  # only a hint: without it the next commit walks both trees
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(staging.root, RECORD_NAME))
     else:
         remove_tree(new_root)
     return True
