@@ -11,14 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import write_tree
+from conftest import COMMON_CLASS, write_tree
 
-COMMON = """\
-parameters:
-  target_name: ${_reclass_:name:short}
-  kapitan:
-    vars:
-      target: ${target_name}
+COMMON = COMMON_CLASS + """\
     compile:
       - input_type: jinja2
         input_paths: [templates]
