@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import kcompile, snapshot, write_tree
+from conftest import COMMON_CLASS, kcompile, snapshot, write_tree
 from faults_support import processes_in, start, wait_no_processes
 
 KADET = """\
@@ -65,20 +65,15 @@ PATHS = {"-t": ["-t", "prod"], "-p 1": ["-p", "1"], "full": ["-p", "2"]}
 def components(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("components")
     files = {
-        "inventory/classes/common.yml": """\
-            parameters:
-              target_name: ${_reclass_:name:short}
-              kapitan:
-                vars:
-                  target: ${target_name}
-                compile:
-                  - input_type: kadet
-                    input_paths: [components/c]
-                    output_path: k
-                  - input_type: jsonnet
-                    input_paths: [components/main.jsonnet]
-                    output_path: j
-            """,
+        "inventory/classes/common.yml": COMMON_CLASS + """\
+    compile:
+      - input_type: kadet
+        input_paths: [components/c]
+        output_path: k
+      - input_type: jsonnet
+        input_paths: [components/main.jsonnet]
+        output_path: j
+""",
         "components/c/__init__.py": KADET,
         "components/main.jsonnet": """\
             local kap = import 'lib/kapitan.libjsonnet';
