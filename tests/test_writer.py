@@ -181,3 +181,26 @@ def test_nested_target_dirs_index():
 
     dirs = {"a", "a/b", "a/b/c", "x/y", "x/y/z", "ab"}
     assert nested_targets(dirs) == {"a": {"b", "b/c"}, "a/b": {"c"}, "x/y": {"z"}}
+
+
+def test_commits_keep_unchanged_files_inode_and_mtime(tmp_path):
+    root = simple_project(tmp_path / "p", targets={"alpha": "1", "beta": "2", "gamma": "3"})
+    (root / "templates/other.yml").write_text("same: {{ inventory.parameters.target_name }}\n")
+    (root / "inventory/classes/common.yml").write_text(
+        (root / "inventory/classes/common.yml").read_text().replace(
+            "input_paths: [templates/app.yml]", "input_paths: [templates/app.yml, templates/other.yml]"))
+    assert kcompile(cwd=root).code == 0
+
+    def stats():
+        return {str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns)
+                for p in (root / "compiled").rglob("*.yml")}
+
+    for args in ((), ("-t", "beta")):  # the full fleet, then one target
+        before = stats()
+        (root / "inventory/targets/beta.yml").write_text(
+            f"classes: [common]\nparameters:\n  replicas: {len(args) + 7}\n")
+        run = kcompile(*args, cwd=root)
+        assert "1 files written" in run.err, run.err
+        after = stats()
+        changed = {k for k in before if before[k] != after[k]}
+        assert changed == {"compiled/beta/manifests/app.yml"}, changed

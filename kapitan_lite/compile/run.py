@@ -151,8 +151,9 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 raise UserError(problems)
             t_apply = time.monotonic()
             commit(staging, settings.compiled_dir,
-                    [r.manifest for r in results if r.manifest is not None],
-                    all_dirs, full=set(selected) == set(inventory.targets))
+                   [r.manifest for r in results if r.manifest is not None],
+                   all_dirs, full=set(selected) == set(inventory.targets),
+                   keep_spare=not settings.reveal)
             report.timings["write"] = time.monotonic() - t_apply
     elif set(selected) == set(inventory.targets) and \
             plan_tree(settings.compiled_dir, "", [], all_dirs, full=True).differs:
