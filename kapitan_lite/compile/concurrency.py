@@ -137,9 +137,8 @@ def _spawn(job: CompileJob, others: Sequence[_Worker], close_fds: Sequence[int])
                 os.close(fd)
             _serve(job, child_end, slot)
         except SystemExit as exc:  # a component's sys.exit, outside the kadet input
-            code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        except BaseException:  # a component raised KeyboardInterrupt...: the parent says so
             code = 1
         finally:
             try:

@@ -18,7 +18,7 @@ from ..inventory import Inventory
 from ..project import Settings
 from .cache import Cache, fingerprint
 from .workarea import Staging
-from .writer import commit, nested_targets, plan_tree
+from .writer import commit, has_foreign, nested_targets
 
 if TYPE_CHECKING:
     from .target import TargetResult
@@ -155,8 +155,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                    all_dirs, full=set(selected) == set(inventory.targets),
                    keep_spare=not settings.reveal)
             report.timings["write"] = time.monotonic() - t_apply
-    elif set(selected) == set(inventory.targets) and \
-            plan_tree(settings.compiled_dir, "", [], all_dirs, full=True).differs:
+    elif set(selected) == set(inventory.targets) and has_foreign(settings.compiled_dir, all_dirs):
         # Nothing to compile, but a full compile still removes foreign output.
         with Staging(settings.output_path) as staging:
             report.warnings.extend(staging.notices)

@@ -70,6 +70,9 @@ def nested_targets(all_target_dirs: set[str]) -> dict[str, set[str]]:
     return nested
 
 
+_FSYNC_AT_MOST = 200  # paths fsynced one by one before the swap; beyond, syncfs
+
+
 @dataclass
 class Tree:
     """How to build the new ``compiled/`` from the old one and the staged files."""
@@ -86,14 +89,38 @@ class Tree:
     differs: bool = False  # the new tree is not the old one
 
 
+def _ancestors(target_dirs: set[str]) -> set[str]:
+    """The dirs that hold target dirs (``sub`` for ``sub/t2``)."""
+    return {"/".join(t.split("/")[:i]) for t in target_dirs for i in range(1, t.count("/") + 1)}
+
+
+def has_foreign(compiled_dir: str, all_target_dirs: set[str]) -> bool:
+    """Whether ``compiled/`` holds anything outside every target's dir (read: a few dirs)."""
+    ancestors = _ancestors(all_target_dirs)
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = _entries(compiled_dir, rel_dir)
+        except FileNotFoundError:
+            return False
+        for rel, e in entries:
+            if rel in all_target_dirs:
+                continue
+            if rel in ancestors and e.is_dir(follow_symlinks=False):
+                stack.append(rel)
+            else:
+                return True
+    return False
+
+
 def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
               all_target_dirs: set[str], full: bool, record: Record | None = None,
               spare: str = "") -> Tree:
     """Read ``compiled/`` and the manifests; say what the new tree holds, writing nothing."""
     tree = Tree()
     compiled = {m.target_dir: m for m in manifests}
-    ancestors = {"/".join(t.split("/")[:i]) for t in all_target_dirs
-                 for i in range(1, t.count("/") + 1)}
+    ancestors = _ancestors(all_target_dirs)
     old_modes = _walk_old(compiled_dir, tree, compiled, all_target_dirs, ancestors, full,
                           record or Record({}), spare)
 
@@ -194,12 +221,13 @@ def _entries(root: str, rel_dir: str) -> list[tuple[str, os.DirEntry[str]]]:
         return [(f"{rel_dir}/{e.name}" if rel_dir else e.name, e) for e in it]
 
 
-def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> None:
+def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> set[str]:
     """Make ``spare`` the new tree; raise :class:`UserError` naming what failed.
 
     Entries of the spare that are already right (a dir the new tree has, a
     link to the very file of ``compiled/``) are kept; the rest is removed
-    and made.
+    and made. Returns the paths (in the spare) a power cut needs on disk:
+    the files moved or copied in and the dirs whose entries changed.
     """
     def where(rel: str) -> str:
         return os.path.join(compiled_dir, rel)
@@ -217,6 +245,7 @@ def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> None
         step("create", "", os.mkdir, spare)
     linked = set(tree.links)
     kept: set[str] = set()
+    touched: set[str] = set()
     modes: dict[str, int] = {}  # the spare's dirs that stay, with their modes
     stack = [""]
     while stack:
@@ -225,6 +254,7 @@ def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> None
             for child in record.children(rel_dir):
                 if child not in tree.dirs:
                     step("clear the spare of", child, remove_tree, os.path.join(spare, child))
+                    touched.add(rel_dir)
                 else:
                     modes[child] = record.mode(child, spare)
                     stack.append(child)
@@ -232,27 +262,36 @@ def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> None
         for rel, e in _entries(spare, rel_dir):
             if e.is_dir(follow_symlinks=False):
                 if rel in tree.dirs:
-                    modes[rel] = stat.S_IMODE(e.stat(follow_symlinks=False).st_mode)
+                    mode = modes[rel] = stat.S_IMODE(e.stat(follow_symlinks=False).st_mode)
+                    if not mode & stat.S_IWUSR:  # a read-only dir of an old tree: ours to fill
+                        step("make writable a dir of", rel, os.chmod, e.path, mode | stat.S_IRWXU)
+                        modes[rel] = mode | stat.S_IRWXU
                     stack.append(rel)
                 else:
                     step("clear the spare of", rel, remove_tree, e.path)
+                    touched.add(rel_dir)
             elif rel in linked and e.inode() == tree.inodes.get(rel):
                 kept.add(rel)
             else:
                 step("clear the spare of", rel, os.unlink, e.path)
+                touched.add(rel_dir)
     for rel in sorted(tree.dirs):  # parents sort before their children
         if rel not in modes:
             step("create a dir of", rel, os.mkdir, os.path.join(spare, rel))
+            touched.add(os.path.dirname(rel))
     half = len(tree.links) // 2
     for i, rel in enumerate(tree.links):
         if i == half:
             pause("while linking")
         if rel not in kept:
             step("link this file into", rel, _link, where(rel), os.path.join(spare, rel))
+            touched.add(os.path.dirname(rel))
     for src, rel in tree.moves:
         step("move a new file into", rel, os.rename, src, os.path.join(spare, rel))
+        touched.update((os.path.dirname(rel), rel))
     for rel, mode in tree.copies:
         step("copy this file into", rel, _copy, where(rel), os.path.join(spare, rel), mode)
+        touched.update((os.path.dirname(rel), rel))
     default = 0o777 & ~_umask()
     for rel, mode in sorted(tree.dirs.items(), reverse=True):  # children first
         want = default if mode is None else mode
@@ -261,6 +300,25 @@ def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> None
     want = default if tree.root_mode is None else tree.root_mode
     if stat.S_IMODE(os.stat(spare).st_mode) != want:
         step("set the mode of", "", os.chmod, spare, want)
+    return touched
+
+
+def _make_durable(spare: str, touched: set[str]) -> None:
+    """Put what the new tree needs on disk before the swap, so a power cut keeps it.
+
+    A few paths are fsynced one by one; many (a first compile) at once with
+    ``syncfs``, which is then cheaper than thousands of fsyncs.
+    """
+    if len(touched) > _FSYNC_AT_MOST:
+        flush_file_system(spare)
+        return
+    for rel in sorted(touched, key=lambda r: -r.count("/")):  # files and children first
+        path = os.path.join(spare, rel) if rel else spare
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _prune_spare(tree: Tree, spare: str) -> None:
@@ -305,9 +363,9 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
                      record, new_root)
     if not tree.differs:
         return False
-    sync_tree(tree, compiled_dir, new_root, record)
+    touched = sync_tree(tree, compiled_dir, new_root, record)
     try:
-        flush_file_system(new_root)  # a power cut after the swap still finds the new files
+        _make_durable(new_root, touched)  # a power cut after the swap still finds them
     except OSError as exc:
         raise UserError.of(f"cannot flush the new tree to disk: {exc.strerror}",
                            path=compiled_dir) from exc
