@@ -109,7 +109,7 @@ def test_killed_compile_leaves_compiled_intact(tmp_path):
     write_tree(root, {"templates/app.yml": "name: {{ inventory.parameters.target_name }}\n"})
     run = kcompile(cwd=root)
     assert run.code == 0, run.err
-    assert not staging.exists()
+    assert sorted(os.listdir(staging)) == [".gitignore", ".lock", "next", "tree.json"]
     assert content(root / "compiled")["beta/manifests/app.yml"][0] == b"name: beta"
 
 
@@ -143,7 +143,8 @@ def test_concurrent_run_is_refused(tmp_path):
         _wait_until_compiling(root / ".kcompile-staging")
         run = kcompile(cwd=root)
         assert run.code == 2
-        assert "another kcompile run is using this output path" in run.err
+        assert run.err_lines == [f".kcompile-staging: another kcompile run (pid {proc.pid}) is "
+                                 "using this output path; try again when it has finished"]
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -154,10 +155,10 @@ def test_output_path_option(project, tmp_path):
     assert kcompile("--output-path", str(out), cwd=project).code == 0
     assert (out / "compiled/alpha/manifests/app.yml").read_text() == "name: alpha\nreplicas: 1"
     assert not (project / "compiled").exists()
-    assert not Path(out / ".kcompile-staging").exists()
+    assert not Path(out / ".kcompile-staging/compiled").exists()
 
 
-def test_a_worker_that_dies_is_an_internal_error_and_compiled_is_untouched(tmp_path):
+def test_a_worker_that_dies_in_a_filter_is_a_located_error_and_compiled_is_untouched(tmp_path):
     root = simple_project(tmp_path / "p")
     assert kcompile(cwd=root).code == 0
     before = snapshot(root / "compiled")
@@ -166,12 +167,13 @@ def test_a_worker_that_dies_is_an_internal_error_and_compiled_is_untouched(tmp_p
         "templates/app.yml": "name: {{ inventory.parameters.target_name | die }}\n",
     })
     run = kcompile("-p", "2", cwd=root, timeout=60)
-    assert run.code == 3, run.err
-    assert run.err_lines[0] == ("kcompile: internal error: WorkerError: a compile worker died "
-                                "(exit code 7) (run with --debug for a traceback)")
+    assert run.code == 2, run.err
+    assert run.err_lines == [
+        f"templates/app.yml: {t}: the compile process exited with status 7 in this jinja2 input"
+        for t in ("alpha", "beta")] + ["kcompile: 2 problems; compiled/ left unchanged"]
     assert "Traceback" not in run.err
     assert snapshot(root / "compiled") == before
-    assert not (root / ".kcompile-staging").exists()
+    assert not (root / ".kcompile-staging/compiled").exists()
 
 
 def test_nested_target_dirs_index():
@@ -179,3 +181,26 @@ def test_nested_target_dirs_index():
 
     dirs = {"a", "a/b", "a/b/c", "x/y", "x/y/z", "ab"}
     assert nested_targets(dirs) == {"a": {"b", "b/c"}, "a/b": {"c"}, "x/y": {"z"}}
+
+
+def test_commits_keep_unchanged_files_inode_and_mtime(tmp_path):
+    root = simple_project(tmp_path / "p", targets={"alpha": "1", "beta": "2", "gamma": "3"})
+    (root / "templates/other.yml").write_text("same: {{ inventory.parameters.target_name }}\n")
+    (root / "inventory/classes/common.yml").write_text(
+        (root / "inventory/classes/common.yml").read_text().replace(
+            "input_paths: [templates/app.yml]", "input_paths: [templates/app.yml, templates/other.yml]"))
+    assert kcompile(cwd=root).code == 0
+
+    def stats():
+        return {str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns)
+                for p in (root / "compiled").rglob("*.yml")}
+
+    for args in ((), ("-t", "beta")):  # the full fleet, then one target
+        before = stats()
+        (root / "inventory/targets/beta.yml").write_text(
+            f"classes: [common]\nparameters:\n  replicas: {len(args) + 7}\n")
+        run = kcompile(*args, cwd=root)
+        assert "1 files written" in run.err, run.err
+        after = stats()
+        changed = {k for k in before if before[k] != after[k]}
+        assert changed == {"compiled/beta/manifests/app.yml"}, changed

@@ -114,10 +114,17 @@ def settings_from(opts: dict[str, Any], command: str = "compile") -> Settings:
     opts.update(dotkapitan.apply(root, command, opts))
     inventory_path = opts.get("inventory_path") or "inventory"
     search = tuple(opts.get("search_paths") or ()) or (".", "lib")
+    output_path = opts.get("output_path") or "."
+    if os.path.exists(os.path.join(output_path, ".kcompile-staging", "commit.journal")):
+        # A run killed mid-commit on a file system without an atomic exchange.
+        from ..compile.workarea import recover_interrupted
+
+        for notice in recover_interrupted(output_path):
+            click.echo(f"warning: {notice}", err=True)
     return Settings(
         root=root,
         inventory_path=inventory_path,
-        output_path=opts.get("output_path") or ".",
+        output_path=output_path,
         refs_path=opts.get("refs_path") or "refs",
         search_paths=search,
         jinja2_filters=opts.get("jinja2_filters") or os.path.join("lib", "jinja2_filters.py"),
@@ -150,6 +157,17 @@ def _terminate(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _compiled_state(writes_compiled: bool) -> str:
+    """What a failed run says of compiled/: only what is true."""
+    if not writes_compiled:
+        return ""
+    from ..compile.exchange import replaced_any
+
+    if replaced_any():
+        return "; compiled/ was already replaced with the new tree"
+    return "; compiled/ left unchanged"
+
+
 def run_action(opts: dict[str, Any], action: Callable[[], int | None],
                writes_compiled: bool = True) -> None:
     """Run an action, turning errors into messages and exit codes.
@@ -157,7 +175,6 @@ def run_action(opts: dict[str, Any], action: Callable[[], int | None],
     ``writes_compiled``: the action may write ``compiled/``, so a failure says
     that it left it unchanged.
     """
-    unchanged = "; compiled/ left unchanged" if writes_compiled else ""
     debug = bool(opts.get("debug"))
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO if opts.get("verbose") else logging.WARNING,
@@ -176,7 +193,9 @@ def run_action(opts: dict[str, Any], action: Callable[[], int | None],
         for problem in exc.problems:
             click.echo(problem.render(), err=True)
         n = len(exc.problems)
-        click.echo(f"kcompile: {n} problem{'s' if n != 1 else ''}{unchanged}", err=True)
+        if getattr(exc, "summary", True):
+            click.echo(f"kcompile: {n} problem{'s' if n != 1 else ''}"
+                       f"{_compiled_state(writes_compiled)}", err=True)
         sys.exit(EXIT_USER)
     except OSError as exc:
         problem = os_problem(exc)
@@ -188,7 +207,7 @@ def run_action(opts: dict[str, Any], action: Callable[[], int | None],
         click.echo(f"kcompile: 1 problem{unchanged}", err=True)
         sys.exit(EXIT_USER)
     except KeyboardInterrupt:
-        click.echo(f"kcompile: interrupted{unchanged}", err=True)
+        click.echo(f"kcompile: interrupted{_compiled_state(writes_compiled)}", err=True)
         sys.exit(130)
     except Exception as exc:
         _internal_error(exc, debug)

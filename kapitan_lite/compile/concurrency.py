@@ -1,53 +1,185 @@
-"""Run target compiles in forked worker processes.
+"""Run target compiles in forked worker processes, never in this one.
 
 Workers are forked after the inventory is resolved, so they inherit it (and
 the refs store, and everything else in the job) instead of receiving a
 pickled copy per task. Only a target name goes in and a small result comes
-back. With one worker, or one target, everything runs in this process.
+back. Targets always compile in a worker, even one target with ``-p 1``:
+components are arbitrary code, and ``os._exit``, a signal or a crash in
+one must end only the worker, never the run.
 
-Each worker has a pipe of its own and shares no lock with the others or with
-this process. ``multiprocessing.Pool`` does share one (its task queue's), and
-its ``terminate()`` can wait for ever on that lock when the run is
-interrupted at the wrong moment; here an interrupted run kills its workers
-and is done.
+Before each input it compiles, a worker notes in a page of memory it shares
+with this process which target and which input it is running. When a worker
+dies, that note turns its death into a located problem
+(``components/x/__init__.py: prod: component exited with status 0``), a new
+worker takes the remaining targets, and the run reports every problem at
+once.
+
+Workers never outlive the run: each asks the kernel to kill it when this
+process dies (``PR_SET_PDEATHSIG``, SIGKILL included), checks that it was
+not orphaned before that took effect, and closes its copies of the other
+workers' pipes and of the run's lock, so nothing a dead run leaves holds
+either.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import mmap
+import os
 import signal
+import struct
+import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
 
+from ..errors import Problem
 from .target import CompileJob, TargetResult, compile_target
+
+_PR_SET_PDEATHSIG = 1
+_SLOT_SIZE = 4096
+_LEN = struct.Struct("<I")
+_COMPONENT_TYPES = {"kadet", "jsonnet"}
 
 
 class WorkerError(RuntimeError):
     """A worker failed outside the target compile's own error handling."""
 
 
-def _worker(job: CompileJob, conn: Connection) -> None:
-    # The parent handles Ctrl-C and SIGTERM and kills the workers itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+class _Slot:
+    """What a worker is running, in memory shared with the parent (written before it runs)."""
+
+    def __init__(self) -> None:
+        self.mem = mmap.mmap(-1, _SLOT_SIZE)
+
+    def write(self, target: str, input_type: str = "", path: str = "") -> None:
+        data = json.dumps([target, input_type, path]).encode()[:_SLOT_SIZE - _LEN.size]
+        self.mem[_LEN.size:_LEN.size + len(data)] = data
+        self.mem[:_LEN.size] = _LEN.pack(len(data))  # last: a torn note is never read
+
+    def read(self) -> tuple[str, str, str] | None:
+        (size,) = _LEN.unpack(self.mem[:_LEN.size])
+        if not size:
+            return None
+        try:
+            target, input_type, path = json.loads(self.mem[_LEN.size:_LEN.size + size])
+        except ValueError:
+            return None
+        return target, input_type, path
+
+    def clear(self) -> None:
+        self.mem[:_LEN.size] = _LEN.pack(0)
+
+
+@dataclass
+class _Worker:
+    pid: int
+    conn: Connection
+    slot: _Slot
+    target: str | None = None  # the target it was last given
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when ``parent`` dies; exit if it already has."""
     try:
-        while True:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the getppid check and EOF remain
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _serve(job: CompileJob, conn: Connection, slot: _Slot) -> None:
+    job.on_item = slot.write
+    while True:
+        try:
             name = conn.recv()
-            if name is None:
-                return
+        except EOFError:
+            return  # the parent is gone
+        if name is None:
+            return
+        slot.write(name)
+        try:
+            reply = ("ok", compile_target(job, name))
+        except Exception as exc:  # reported by the parent as an internal error
+            reply = ("error", (f"{type(exc).__name__}: {exc} (target {name})",
+                               traceback.format_exc()))
+        slot.clear()
+        conn.send(reply)
+
+
+def _spawn(job: CompileJob, others: Sequence[_Worker], close_fds: Sequence[int]) -> _Worker:
+    parent_end, child_end = Pipe()
+    slot = _Slot()
+    parent = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # A SIGINT or SIGTERM that came during fork would be raised inside an
+    # at-fork hook, where Python drops it: hold them until fork is done.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    pid = os.fork()
+    if pid == 0:  # the worker
+        code = 0
+        try:
+            _die_with_parent(parent)
+            # The parent handles Ctrl-C and SIGTERM and kills the workers itself.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            for w in others:
+                w.conn.close()
+            parent_end.close()
+            for fd in close_fds:
+                os.close(fd)
+            _serve(job, child_end, slot)
+        except SystemExit as exc:  # a component's sys.exit, outside the kadet input
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        except BaseException:  # a component raised KeyboardInterrupt...: the parent says so
+            code = 1
+        finally:
             try:
-                conn.send(("ok", compile_target(job, name)))
-            except Exception as exc:  # reported by the parent as an internal error
-                conn.send(("error", (f"{type(exc).__name__}: {exc} (target {name})",
-                                     traceback.format_exc())))
-    except (EOFError, BrokenPipeError):
-        return  # the parent is gone
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    child_end.close()
+    return _Worker(pid, parent_end, slot)
+
+
+def _death(worker: _Worker) -> TargetResult:
+    """The problem a worker's death makes, from the note it left."""
+    _, status = os.waitpid(worker.pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        how = f"was killed by signal {signal.Signals(sig).name}"
+    else:
+        how = f"exited with status {os.waitstatus_to_exitcode(status)}"
+    note = worker.slot.read()
+    if note is None or worker.target is None:
+        raise WorkerError(f"a compile worker {how}")
+    target, input_type, path = note
+    if not input_type:  # between inputs: the target's own work
+        return TargetResult(target, problems=[Problem("", 0, target, f"its compile process {how}")])
+    if input_type == "kadet" and os.path.isdir(path):
+        path = os.path.join(path, "__init__.py")
+    message = (f"component {how}" if input_type in _COMPONENT_TYPES
+               else f"the compile process {how} in this {input_type} input")
+    return TargetResult(target, problems=[Problem(path, 0, target, message)])
 
 
 def run_targets(job: CompileJob, names: list[str], workers: int,
-                on_result: Callable[[TargetResult], None] | None = None) -> list[TargetResult]:
-    """Compile ``names`` with ``workers`` processes; results sorted by target name."""
+                on_result: Callable[[TargetResult], None] | None = None,
+                close_fds: Sequence[int] = ()) -> list[TargetResult]:
+    """Compile ``names`` in ``workers`` forked processes; results sorted by target name.
+
+    ``close_fds``: descriptors of this process that workers must not keep
+    (the run's lock).
+    """
     results: list[TargetResult] = []
 
     def done(res: TargetResult) -> None:
@@ -55,51 +187,59 @@ def run_targets(job: CompileJob, names: list[str], workers: int,
         if on_result:
             on_result(res)
 
-    if workers <= 1 or len(names) <= 1:
-        for name in names:
-            done(compile_target(job, name))
-        return results
-
-    ctx = multiprocessing.get_context("fork")
     pending = list(reversed(names))  # popped from the end: in the given order
-    procs: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    pool: dict[Connection, _Worker] = {}
+
+    def give(w: _Worker) -> None:
+        if pending:
+            w.target = pending.pop()
+            w.conn.send(w.target)
+        else:
+            w.target = None
+            w.conn.send(None)
+
     try:
-        for _ in range(min(workers, len(names))):
-            mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(job, theirs), daemon=True,
-                               name="kcompile-worker")
-            proc.start()
-            theirs.close()
-            procs[mine] = proc
-            mine.send(pending.pop())
-        busy = set(procs)
+        for _ in range(max(1, min(workers, len(names)))):
+            w = _spawn(job, list(pool.values()), close_fds)
+            pool[w.conn] = w
+            give(w)
+        busy = {c for c, w in pool.items() if w.target is not None}
         while busy:
             for conn in wait(list(busy)):
+                w = pool[conn]
                 try:
                     kind, payload = conn.recv()
                 except EOFError:
-                    proc = procs[conn]
-                    proc.join()
-                    raise WorkerError(f"a compile worker died (exit code {proc.exitcode})") \
-                        from None
+                    busy.discard(conn)
+                    del pool[conn]
+                    conn.close()
+                    done(_death(w))
+                    if pending:  # a fresh worker takes the rest
+                        w = _spawn(job, list(pool.values()), close_fds)
+                        pool[w.conn] = w
+                        give(w)
+                        busy.add(w.conn)
+                    continue
                 if kind == "error":
                     message, trace = payload
                     err = WorkerError(message)
                     err.add_note(f"in the worker:\n{trace}")  # shown with --debug
                     raise err
                 done(payload)
-                if pending:
-                    conn.send(pending.pop())
-                else:
-                    conn.send(None)
+                give(w)
+                if w.target is None:
                     busy.discard(conn)
-        for proc in procs.values():
-            proc.join()
+        for w in pool.values():
+            os.waitpid(w.pid, 0)
+            w.pid = 0
     finally:
         # Interrupted or failed: stop every worker now (a no-op for those done).
-        for conn, proc in procs.items():
-            if proc.is_alive():
-                proc.kill()
-            proc.join()
-            conn.close()
+        for w in pool.values():
+            if w.pid:
+                try:
+                    os.kill(w.pid, signal.SIGKILL)
+                    os.waitpid(w.pid, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+            w.conn.close()
     return sorted(results, key=lambda r: r.name)

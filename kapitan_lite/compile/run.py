@@ -17,7 +17,8 @@ from ..errors import UserError
 from ..inventory import Inventory
 from ..project import Settings
 from .cache import Cache, fingerprint
-from .writer import Staging, apply, nested_targets
+from .workarea import Staging
+from .writer import commit, has_foreign, nested_targets
 
 if TYPE_CHECKING:
     from .target import TargetResult
@@ -127,6 +128,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             # do it before forking so workers inherit the result.
             inventory.resolve_partial(stale)
         with Staging(settings.output_path) as staging:
+            report.warnings.extend(staging.notices)
             job = CompileJob(
                 inventory=inventory,
                 # Targets resolve when a template first reads them; forked
@@ -146,18 +148,22 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                                      settings.yaml_dump_null_as_empty),
                 compile_args=settings.kapitan_args(),
             )
-            results = run_targets(job, stale, settings.workers(len(stale)), on_result)
+            results = run_targets(job, stale, settings.workers(len(stale)), on_result,
+                                  close_fds=[staging.lock_fd] if staging.lock_fd else [])
             problems = [p for r in results for p in r.problems]
             if problems:
                 raise UserError(problems)
             t_apply = time.monotonic()
-            apply(staging, settings.compiled_dir,
-                  [r.manifest for r in results if r.manifest is not None],
-                  all_dirs, full=set(selected) == set(inventory.targets))
+            commit(staging, settings.compiled_dir,
+                   [r.manifest for r in results if r.manifest is not None],
+                   all_dirs, full=set(selected) == set(inventory.targets),
+                   keep_spare=not settings.reveal)
             report.timings["write"] = time.monotonic() - t_apply
-    elif set(selected) == set(inventory.targets):
+    elif set(selected) == set(inventory.targets) and has_foreign(settings.compiled_dir, all_dirs):
         # Nothing to compile, but a full compile still removes foreign output.
-        apply(Staging(settings.output_path), settings.compiled_dir, [], all_dirs, full=True)
+        with Staging(settings.output_path) as staging:
+            report.warnings.extend(staging.notices)
+            commit(staging, settings.compiled_dir, [], all_dirs, full=True)
 
     for r in results:
         report.compiled.append(r.name)
@@ -173,7 +179,11 @@ def compile_project(settings: Settings, names: list[str] | None = None,
         report.unchanged += len(m.files) - len(m.changed)
         store.record(r.name, m.target_dir, r.inventory_deps, r.deps, m.hashes, m.dirs,
                      settings.compiled_dir, inventory.names(), started_ns)
-    store.save(keep=set(inventory.targets), run_started_ns=started_ns,
-               everything=set(selected) == set(inventory.targets))
+    try:
+        store.save(keep=set(inventory.targets), run_started_ns=started_ns,
+                   everything=set(selected) == set(inventory.targets))
+    except OSError as exc:  # compiled/ is written: a cache that can't be saved costs a compile
+        report.warnings.append(f"could not save the incremental cache ({exc.strerror or exc}): "
+                               "the next run compiles these targets again")
     report.seconds = time.monotonic() - start
     return report

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,9 @@ class CompileJob:
     reveal: bool = False
     output: OutputOptions = field(default_factory=OutputOptions)
     compile_args: dict[str, Any] = field(default_factory=dict)  # kadet's kapitan.cached.args
+    # Told (target, input type, path) before each input runs, and (target) after:
+    # a worker notes it, so its death names what killed it.
+    on_item: Callable[..., None] | None = None
     _inputs: dict[str, InputType] = field(default_factory=dict)
 
     def input_type(self, name: str) -> InputType:
@@ -183,6 +187,8 @@ def _compile_target(job: CompileJob, name: str) -> TargetResult:
                         + _fetch_hint(target, input_path)))
                 continue
             for path in paths:
+                if job.on_item is not None:
+                    job.on_item(name, item["input_type"], path)
                 try:
                     impl.compile(item, path, out_dir, env)
                 except UserError as exc:  # a target read through inventory_global is broken
@@ -200,6 +206,8 @@ def _compile_target(job: CompileJob, name: str) -> TargetResult:
                     elif not problem.path:  # a failed write() does not say which file
                         problem = dataclasses.replace(problem, path=path)
                     item_problems.append(_in_compiled(problem, job))
+                if job.on_item is not None:
+                    job.on_item(name)
                 # Every bad tag of this input, each where the inventory (or template) holds it.
                 item_problems.extend(ref_problem(err, locator, path) for err in tags.take_problems())
         if on_disk:
@@ -212,7 +220,12 @@ def _compile_target(job: CompileJob, name: str) -> TargetResult:
     result.timings["render"] = t2 - t1
     if result.problems:
         return result
-    manifest = staged.diff(os.path.join(job.compiled_dir, plan.target_dir))
+    try:
+        manifest = staged.diff(os.path.join(job.compiled_dir, plan.target_dir))
+    except OSError as exc:  # a full disk, a read-only staging area
+        result.problems.append(Problem(exc.filename or staged_root, 0, name,
+                                       f"cannot stage its output: {exc.strerror or exc}"))
+        return result
     manifest.target_dir = plan.target_dir
     result.manifest = manifest
     result.timings["compare"] = time.perf_counter() - t2

@@ -1,25 +1,44 @@
-"""The only code that touches ``compiled/``.
+"""The only code that touches ``compiled/``: an all-or-nothing commit of the new tree.
 
-Targets are compiled into a staging area beside ``compiled/``
-(``<output-path>/.kcompile-staging/compiled/<target>``; see ``staged.py``,
-which keeps files in memory and writes only changed ones there). Each worker
-compares its target's output with ``compiled/`` and records a manifest. Only when every target has succeeded does :func:`apply` move the
-changed files into place (one ``rename`` each, so a file is never half
-written), remove stale files and directories, and leave unchanged files
-untouched, mtime included. A failed or interrupted run never reaches
-:func:`apply`, so ``compiled/`` stays exactly as it was.
+Targets compile into the staging area (``workarea.py``); each worker
+compares its target's output with ``compiled/`` and records a manifest
+(``staged.py`` writes only the changed files into staging). When every
+target has succeeded, :func:`commit` makes the complete new tree beside
+``compiled/``, in ``.kcompile-staging/next``:
+
+- the compiled targets' unchanged files are hard links to the files in
+  ``compiled/`` (same inode, same mtime); their changed files are moved in
+  from staging; a file whose bytes are unchanged but whose mode changed is
+  copied (a link would change the old tree's file too);
+- the targets not compiled in this run (``-t``) and other targets' dirs
+  nested inside a compiled one are linked whole;
+- what lies outside every target's dir is kept, except after a full
+  compile, which drops it, as are a compiled target's stale files.
+
+Then ``exchange.swap`` makes it current in one atomic step. The previous
+tree, now at ``.kcompile-staging/next``, is kept as the spare for the next
+commit, with every file it does not share with the new tree removed: a
+spare holds links to ``compiled/``'s own files only, so it costs
+directories, not data. Making the next tree from it is then a walk that
+finds its entries already right (same inode as in ``compiled/``) and
+touches only what changed: creating thousands of directories afresh would
+cost more than the compile of one target. Nothing is written when the new
+tree would equal the old one.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-
-STAGING_NAME = ".kcompile-staging"
+from .exchange import flush_file_system, pause, signals_held, swap
+from .spare import RECORD_NAME, Record
+from .spare import save as save_record
+from .workarea import Staging, remove_tree
 
 
 @dataclass
@@ -33,48 +52,6 @@ class Manifest:
     changed: set[str] = field(default_factory=set)  # new or different bytes
     hashes: dict[str, str] = field(default_factory=dict)  # rel -> sha256 of the bytes
     mode_changed: dict[str, int] = field(default_factory=dict)
-
-
-class Staging:
-    """The staging area of one run, locked against concurrent runs."""
-
-    def __init__(self, output_path: str):
-        self.output_path = output_path
-        self.root = os.path.abspath(os.path.join(output_path, STAGING_NAME))
-        self.compiled = os.path.join(self.root, "compiled")
-        self._lock_fd: int | None = None
-
-    def __enter__(self) -> Staging:
-        os.makedirs(self.output_path, exist_ok=True)
-        os.makedirs(self.root, exist_ok=True)
-        # If a killed run leaves this behind, git still shows nothing.
-        with open(os.path.join(self.root, ".gitignore"), "w") as fp:
-            fp.write("*\n")
-        fd = os.open(os.path.join(self.root, ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise UserError.of("another kcompile run is using this output path",
-                               path=self.root) from None
-        self._lock_fd = fd
-        # Left over by a killed run: start clean.
-        shutil.rmtree(self.compiled, ignore_errors=True)
-        os.makedirs(self.compiled)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.unlink(path)
 
 
 def nested_targets(all_target_dirs: set[str]) -> dict[str, set[str]]:
@@ -93,80 +70,322 @@ def nested_targets(all_target_dirs: set[str]) -> dict[str, set[str]]:
     return nested
 
 
-def _under(rel: str, protected: set[str]) -> bool:
-    return any(rel == p or rel.startswith(p + "/") or p.startswith(rel + "/") for p in protected)
+_FSYNC_AT_MOST = 200  # paths fsynced one by one before the swap; beyond, syncfs
 
 
-def apply(staging: Staging, compiled_dir: str, manifests: list[Manifest],
-          all_target_dirs: set[str], full: bool) -> None:
-    """Make ``compiled/`` hold exactly the staged output of these targets.
+@dataclass
+class Tree:
+    """How to build the new ``compiled/`` from the old one and the staged files."""
+
+    dirs: dict[str, int | None] = field(default_factory=dict)  # rel -> mode (None: default)
+    links: list[str] = field(default_factory=list)  # same file as in the old tree
+    moves: list[tuple[str, str]] = field(default_factory=list)  # (staged file, rel)
+    copies: list[tuple[str, int]] = field(default_factory=list)  # (rel, new mode)
+    inodes: dict[str, int] = field(default_factory=dict)  # rel -> inode in the old tree
+    gone: list[str] = field(default_factory=list)  # old files the new tree does not share
+    gone_dirs: list[str] = field(default_factory=list)  # old dirs it drops
+    trusted: set[str] = field(default_factory=set)  # kept dirs the record vouches for
+    root_mode: int | None = None
+    differs: bool = False  # the new tree is not the old one
+
+
+def _ancestors(target_dirs: set[str]) -> set[str]:
+    """The dirs that hold target dirs (``sub`` for ``sub/t2``)."""
+    return {"/".join(t.split("/")[:i]) for t in target_dirs for i in range(1, t.count("/") + 1)}
+
+
+def has_foreign(compiled_dir: str, all_target_dirs: set[str]) -> bool:
+    """Whether ``compiled/`` holds anything outside every target's dir (read: a few dirs)."""
+    ancestors = _ancestors(all_target_dirs)
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = _entries(compiled_dir, rel_dir)
+        except FileNotFoundError:
+            return False
+        for rel, e in entries:
+            if rel in all_target_dirs:
+                continue
+            if rel in ancestors and e.is_dir(follow_symlinks=False):
+                stack.append(rel)
+            else:
+                return True
+    return False
+
+
+def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
+              all_target_dirs: set[str], full: bool, record: Record | None = None,
+              spare: str = "") -> Tree:
+    """Read ``compiled/`` and the manifests; say what the new tree holds, writing nothing."""
+    tree = Tree()
+    compiled = {m.target_dir: m for m in manifests}
+    ancestors = _ancestors(all_target_dirs)
+    old_modes = _walk_old(compiled_dir, tree, compiled, all_target_dirs, ancestors, full,
+                          record or Record({}), spare)
+
+    def need(rel: str) -> None:  # a dir of the new tree, with its parents
+        while rel and rel not in tree.dirs:
+            tree.dirs[rel] = old_modes.get(rel)
+            if rel not in old_modes:
+                tree.differs = True
+            rel = os.path.dirname(rel)
+
+    for t, m in compiled.items():
+        tree.differs |= bool(m.changed or m.mode_changed)
+        if not m.present:
+            continue
+        need(t)
+        for d in m.dirs:
+            need(f"{t}/{d}")
+        for rel in m.files:
+            path = f"{t}/{rel}"
+            need(os.path.dirname(path))
+            if rel in m.changed:
+                tree.moves.append((os.path.join(staged_root, t, rel), path))
+            elif rel in m.mode_changed:
+                tree.copies.append((path, m.mode_changed[rel]))
+            else:
+                tree.links.append(path)
+                continue
+            if path in tree.inodes:  # the old file is not shared with the new tree
+                del tree.inodes[path]
+                tree.gone.append(path)
+    for rel in list(tree.dirs):
+        need(os.path.dirname(rel))
+    return tree
+
+
+def _walk_old(compiled_dir: str, tree: Tree, compiled: dict[str, Manifest],
+              all_target_dirs: set[str], ancestors: set[str], full: bool,
+              record: Record, spare: str) -> dict[str, int]:
+    """Walk the old tree: note what is kept as it is and what goes; return its dirs' modes.
+
+    A kept dir that the record vouches for in both trees is not read: its
+    files are in the spare already.
+    """
+    modes: dict[str, int] = {}
+    try:
+        tree.root_mode = stat.S_IMODE(os.stat(compiled_dir).st_mode)
+    except FileNotFoundError:
+        return modes
+    # (dir, the target it belongs to, how its entries are treated):
+    # "foreign" outside every target, "keep" kept as it is, "compiled" a compiled target's.
+    stack: list[tuple[str, str, str]] = [("", "", "foreign")]
+
+    def visit_dir(rel: str, mode: int, owner: str, ctx: str) -> None:
+        modes[rel] = mode
+        if rel in compiled:
+            tree.differs |= not compiled[rel].present
+            stack.append((rel, rel, "compiled"))
+        elif rel in all_target_dirs or ctx == "keep":
+            tree.dirs[rel] = mode
+            stack.append((rel, rel if rel in all_target_dirs else owner, "keep"))
+        elif ctx == "compiled" and (rel[len(owner) + 1:] in compiled[owner].dirs
+                                    or rel in ancestors):
+            stack.append((rel, owner, "compiled"))
+        elif ctx == "foreign" and rel in ancestors:
+            tree.dirs[rel] = mode
+            stack.append((rel, "", "foreign"))
+        elif ctx == "foreign" and not full:
+            tree.dirs[rel] = mode
+            stack.append((rel, "", "keep"))
+        else:  # a stale dir, or foreign output a full compile drops
+            tree.differs = True
+            tree.gone_dirs.append(rel)
+
+    while stack:
+        rel_dir, owner, ctx = stack.pop()
+        if ctx == "keep" and record.trusted(rel_dir, compiled_dir, spare) is not None:
+            tree.trusted.add(rel_dir)
+            for child in record.children(rel_dir):
+                visit_dir(child, record.mode(child, compiled_dir), owner, ctx)
+            continue
+        for rel, e in _entries(compiled_dir, rel_dir):
+            if e.is_dir(follow_symlinks=False):
+                visit_dir(rel, stat.S_IMODE(e.stat(follow_symlinks=False).st_mode), owner, ctx)
+            elif ctx == "keep" or (ctx == "foreign" and not full):
+                tree.links.append(rel)
+                tree.inodes[rel] = e.inode()
+            elif ctx == "compiled" and rel[len(owner) + 1:] in compiled[owner].files:
+                tree.inodes[rel] = e.inode()  # linked unless changed (see plan_tree)
+            else:
+                tree.differs = True  # stale or foreign: not in the new tree
+                tree.gone.append(rel)
+    return modes
+
+
+def _entries(root: str, rel_dir: str) -> list[tuple[str, os.DirEntry[str]]]:
+    """The entries of dir ``rel_dir`` of tree ``root``, each with its path in the tree."""
+    with os.scandir(os.path.join(root, rel_dir) if rel_dir else root) as it:
+        return [(f"{rel_dir}/{e.name}" if rel_dir else e.name, e) for e in it]
+
+
+def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> set[str]:
+    """Make ``spare`` the new tree; raise :class:`UserError` naming what failed.
+
+    Entries of the spare that are already right (a dir the new tree has, a
+    link to the very file of ``compiled/``) are kept; the rest is removed
+    and made. Returns the paths (in the spare) a power cut needs on disk:
+    the files moved or copied in and the dirs whose entries changed.
+    """
+    def where(rel: str) -> str:
+        return os.path.join(compiled_dir, rel)
+
+    def step(action: str, rel: str, fn, *args) -> None:  # type: ignore[no-untyped-def]
+        try:
+            fn(*args)
+        except OSError as exc:
+            raise UserError.of(f"cannot {action} the new compiled/ tree: "
+                               f"{exc.strerror or exc}", path=where(rel)) from exc
+
+    if os.path.lexists(spare) and not os.path.isdir(spare):
+        step("make", "", os.unlink, spare)
+    if not os.path.isdir(spare):
+        step("create", "", os.mkdir, spare)
+    linked = set(tree.links)
+    kept: set[str] = set()
+    touched: set[str] = set()
+    modes: dict[str, int] = {}  # the spare's dirs that stay, with their modes
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        if rel_dir in tree.trusted:  # its files are right already
+            for child in record.children(rel_dir):
+                if child not in tree.dirs:
+                    step("clear the spare of", child, remove_tree, os.path.join(spare, child))
+                    touched.add(rel_dir)
+                else:
+                    modes[child] = record.mode(child, spare)
+                    stack.append(child)
+            continue
+        for rel, e in _entries(spare, rel_dir):
+            if e.is_dir(follow_symlinks=False):
+                if rel in tree.dirs:
+                    mode = modes[rel] = stat.S_IMODE(e.stat(follow_symlinks=False).st_mode)
+                    if not mode & stat.S_IWUSR:  # a read-only dir of an old tree: ours to fill
+                        step("make writable a dir of", rel, os.chmod, e.path, mode | stat.S_IRWXU)
+                        modes[rel] = mode | stat.S_IRWXU
+                    stack.append(rel)
+                else:
+                    step("clear the spare of", rel, remove_tree, e.path)
+                    touched.add(rel_dir)
+            elif rel in linked and e.inode() == tree.inodes.get(rel):
+                kept.add(rel)
+            else:
+                step("clear the spare of", rel, os.unlink, e.path)
+                touched.add(rel_dir)
+    for rel in sorted(tree.dirs):  # parents sort before their children
+        if rel not in modes:
+            step("create a dir of", rel, os.mkdir, os.path.join(spare, rel))
+            touched.add(os.path.dirname(rel))
+    half = len(tree.links) // 2
+    for i, rel in enumerate(tree.links):
+        if i == half:
+            pause("while linking")
+        if rel not in kept:
+            step("link this file into", rel, _link, where(rel), os.path.join(spare, rel))
+            touched.add(os.path.dirname(rel))
+    for src, rel in tree.moves:
+        step("move a new file into", rel, os.rename, src, os.path.join(spare, rel))
+        touched.update((os.path.dirname(rel), rel))
+    for rel, mode in tree.copies:
+        step("copy this file into", rel, _copy, where(rel), os.path.join(spare, rel), mode)
+        touched.update((os.path.dirname(rel), rel))
+    default = 0o777 & ~_umask()
+    for rel, mode in sorted(tree.dirs.items(), reverse=True):  # children first
+        want = default if mode is None else mode
+        if modes.get(rel, default) != want:
+            step("set the mode of a dir of", rel, os.chmod, os.path.join(spare, rel), want)
+    want = default if tree.root_mode is None else tree.root_mode
+    if stat.S_IMODE(os.stat(spare).st_mode) != want:
+        step("set the mode of", "", os.chmod, spare, want)
+    return touched
+
+
+def _make_durable(spare: str, touched: set[str]) -> None:
+    """Put what the new tree needs on disk before the swap, so a power cut keeps it.
+
+    A few paths are fsynced one by one; many (a first compile) at once with
+    ``syncfs``, which is then cheaper than thousands of fsyncs.
+    """
+    if len(touched) > _FSYNC_AT_MOST:
+        flush_file_system(spare)
+        return
+    for rel in sorted(touched, key=lambda r: -r.count("/")):  # files and children first
+        path = os.path.join(spare, rel) if rel else spare
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _prune_spare(tree: Tree, spare: str) -> None:
+    """Remove from the old tree, now the spare, every file the new tree does not share."""
+    for rel in tree.gone:
+        with contextlib.suppress(OSError):  # else the next commit's sync removes it
+            os.unlink(os.path.join(spare, rel))
+    for rel in tree.gone_dirs:
+        remove_tree(os.path.join(spare, rel))
+
+
+def _link(src: str, dst: str) -> None:
+    os.link(src, dst, follow_symlinks=False)
+
+
+def _copy(src: str, dst: str, mode: int) -> None:
+    shutil.copy2(src, dst, follow_symlinks=False)
+    os.chmod(dst, mode)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
+           all_target_dirs: set[str], full: bool, keep_spare: bool = True) -> bool:
+    """Make ``compiled/`` hold exactly the staged output of these targets, all or nothing.
 
     With ``full`` (every target of the inventory compiled), anything in
-    ``compiled/`` that belongs to no target is removed too.
+    ``compiled/`` that belongs to no target is removed too. Returns whether
+    ``compiled/`` was replaced (False: the new tree would be the old one).
+    On a write error raises :class:`UserError` with ``compiled/`` as it was.
+    A SIGINT or SIGTERM during the swap itself is acted on once it is done.
+    ``keep_spare=False`` (a ``--reveal`` run) keeps no spare: it would hold
+    links to the revealed files after ``compiled/`` is gone.
     """
-    os.makedirs(compiled_dir, exist_ok=True)
-    nested = nested_targets(all_target_dirs)
-    for m in sorted(manifests, key=lambda m: m.target_dir):
-        src_root = os.path.join(staging.compiled, m.target_dir)
-        dst_root = os.path.join(compiled_dir, m.target_dir)
-        protected = nested.get(m.target_dir, set())
-        if not m.present and not protected:
-            _remove(dst_root)
-            continue
-        if os.path.lexists(dst_root) and not os.path.isdir(dst_root):
-            os.unlink(dst_root)
-        os.makedirs(dst_root, exist_ok=True)
-        for d in sorted(m.dirs):  # parents sort before their children
-            dst = os.path.join(dst_root, d)
-            try:
-                os.mkdir(dst)
-            except FileExistsError:
-                if not os.path.isdir(dst):
-                    os.unlink(dst)
-                    os.mkdir(dst)
-        for rel in sorted(m.changed):
-            dst = os.path.join(dst_root, rel)
-            try:
-                os.replace(os.path.join(src_root, rel), dst)
-            except IsADirectoryError:  # a directory where the file goes now
-                shutil.rmtree(dst)
-                os.replace(os.path.join(src_root, rel), dst)
-        for rel, mode in sorted(m.mode_changed.items()):
-            os.chmod(os.path.join(dst_root, rel), mode)
-        # Stale files and directories, deepest first.
-        for root, dirs, files in os.walk(dst_root, topdown=False):
-            rel_root = os.path.relpath(root, dst_root)
-            for f in files:
-                rel = os.path.normpath(os.path.join(rel_root, f))
-                if rel not in m.files and not _under(rel, protected):
-                    os.unlink(os.path.join(root, f))
-            for d in dirs:
-                rel = os.path.normpath(os.path.join(rel_root, d))
-                path = os.path.join(root, d)
-                if rel in m.dirs or _under(rel, protected):
-                    continue
-                if os.path.islink(path):
-                    os.unlink(path)
-                elif not os.listdir(path):
-                    os.rmdir(path)
-    if full:
-        _prune_foreign(compiled_dir, all_target_dirs)
-
-
-def _prune_foreign(compiled_dir: str, target_dirs: set[str]) -> None:
-    """Remove what lies in ``compiled/`` outside every target's dir."""
-    keep = set(target_dirs)
-    for root, dirs, files in os.walk(compiled_dir, topdown=True):
-        rel_root = os.path.relpath(root, compiled_dir)
-        rel_root = "" if rel_root == "." else rel_root
-        for f in files:
-            rel = os.path.join(rel_root, f) if rel_root else f
-            if not any(rel.startswith(t + "/") for t in keep):
-                os.unlink(os.path.join(root, f))
-        for d in list(dirs):
-            rel = os.path.join(rel_root, d) if rel_root else d
-            if rel in keep:
-                dirs.remove(d)  # a target's own dir: already synced
-            elif not any(t.startswith(rel + "/") for t in keep):
-                _remove(os.path.join(root, d))
-                dirs.remove(d)
+    new_root = staging.next
+    record = Record.load(staging.root)
+    tree = plan_tree(compiled_dir, staging.compiled, manifests, all_target_dirs, full,
+                     record, new_root)
+    if not tree.differs:
+        return False
+    touched = sync_tree(tree, compiled_dir, new_root, record)
+    try:
+        _make_durable(new_root, touched)  # a power cut after the swap still finds them
+    except OSError as exc:
+        raise UserError.of(f"cannot flush the new tree to disk: {exc.strerror}",
+                           path=compiled_dir) from exc
+    pause("before the swap")
+    with signals_held() as noted:
+        try:
+            swap(new_root, compiled_dir, staging.root)
+        except OSError as exc:
+            raise UserError.of(f"cannot replace it with the new tree: {exc.strerror or exc}",
+                               path=compiled_dir) from exc
+    if noted:
+        raise KeyboardInterrupt(f"signal {noted[0]}")
+    pause("after the swap")
+    if keep_spare:
+        _prune_spare(tree, new_root)
+        try:
+            save_record(staging.root, compiled_dir, new_root, tree.dirs, record, tree.trusted)
+        except OSError:  # only a hint: without it the next commit walks both trees
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(staging.root, RECORD_NAME))
+    else:
+        remove_tree(new_root)
+    return True

@@ -90,6 +90,10 @@ class JsonnetInput:
         except Exception as exc:  # reported through jsonnet, at the caller's line
             raise RuntimeError(f"jinja2 failed to render {path}: "
                                f"{type(exc).__name__}: {exc}") from exc
+        except SystemExit as exc:  # a filter may not end the run, nor fake success
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+            raise RuntimeError(f"component exited with status {code} "
+                               f"(a jinja2 filter, rendering {path})") from exc
         finally:
             jenv.recorder = None
 

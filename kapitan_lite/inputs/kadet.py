@@ -117,6 +117,12 @@ class KadetInput:
                 output = api.to_plain(output)
         except (InputError, UserError):
             raise
+        except SystemExit as exc:  # the component may not end the run, nor fake success
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+            detail = f": {exc.code}" if isinstance(exc.code, str) else ""
+            where, line = _component_frame(exc, self._library)
+            raise InputError(f"component exited with status {code}{detail}",
+                             where or init_path, line) from exc
         except Exception as exc:
             where, line = _component_frame(exc, self._library)
             message = f"{type(exc).__name__}: {exc}"

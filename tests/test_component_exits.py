@@ -1,0 +1,156 @@
+"""A component can't end the run or fake success; a killed run leaves no worker and no lock.
+
+Each case runs on the three paths a target can take: ``-t prod`` (one
+target), ``-p 1`` (one worker, every target) and the full fleet (``-p 2``).
+Only ``prod`` misbehaves, so the full paths also show that the other
+targets still compile and only one problem is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from conftest import COMMON_CLASS, kcompile, snapshot, write_tree
+from faults_support import processes_in, start, wait_no_processes
+
+KADET = """\
+import os
+import signal
+import sys
+import time
+
+from kapitan.inputs import kadet
+
+
+def main():
+    how = os.environ.get("KDIE", "")
+    if kadet.inventory()["parameters"]["target_name"] == "prod":
+        if how == "exit0":
+            sys.exit(0)
+        if how == "exit3":
+            sys.exit(3)
+        if how == "_exit1":
+            os._exit(1)
+        if how == "segv":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+    if how == "slow":
+        time.sleep(60)
+    return {"a": {"x": 1}}
+"""
+FILTERS = """\
+import os
+import signal
+import sys
+
+
+def maybe_die(target):
+    how = os.environ.get("KDIE", "")
+    if target == "prod":
+        if how == "jsonnet-exit0":
+            sys.exit(0)
+        if how == "jsonnet-segv":
+            os.kill(os.getpid(), signal.SIGSEGV)
+    return target
+"""
+PATHS = {"-t": ["-t", "prod"], "-p 1": ["-p", "1"], "full": ["-p", "2"]}
+
+
+@pytest.fixture(scope="module")
+def components(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("components")
+    files = {
+        "inventory/classes/common.yml": COMMON_CLASS + """\
+    compile:
+      - input_type: kadet
+        input_paths: [components/c]
+        output_path: k
+      - input_type: jsonnet
+        input_paths: [components/main.jsonnet]
+        output_path: j
+""",
+        "components/c/__init__.py": KADET,
+        "components/main.jsonnet": """\
+            local kap = import 'lib/kapitan.libjsonnet';
+            {
+              b: kap.jinja2_template('templates/t.j2', { target: std.extVar('target') }),
+            }
+            """,
+        "templates/t.j2": "{{ target | maybe_die }}\n",
+        "lib/jinja2_filters.py": FILTERS,
+    }
+    for t in ("prod", "dev", "stage"):
+        files[f"inventory/targets/{t}.yml"] = "classes: [common]\nparameters: {}\n"
+    write_tree(root, files)
+    run = kcompile(cwd=root)
+    assert run.code == 0, run.err
+    return root
+
+
+CASES = {
+    "exit0": "components/c/__init__.py:13: prod: component exited with status 0",
+    "exit3": "components/c/__init__.py:15: prod: component exited with status 3",
+    "_exit1": "components/c/__init__.py: prod: component exited with status 1",
+    "segv": "components/c/__init__.py: prod: component was killed by signal SIGSEGV",
+    "kill": "components/c/__init__.py: prod: component was killed by signal SIGKILL",
+    "jsonnet-exit0": "components/main.jsonnet:3: prod: jsonnet runtime error: component exited "
+                     "with status 0 (a jinja2 filter, rendering ./templates/t.j2)",
+    "jsonnet-segv": "components/main.jsonnet: prod: component was killed by signal SIGSEGV",
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_component_that_exits_or_crashes_is_a_located_error(components, case):
+    before = snapshot(components / "compiled")
+    # A Jsonnet native runs in the same worker as a kadet component: one path each suffices.
+    paths = PATHS if not case.startswith("jsonnet") else \
+        {k: v for k, v in PATHS.items() if k == ("-t" if case.endswith("exit0") else "full")}
+    for path, args in paths.items():
+        run = kcompile(*args, cwd=components, env={"KDIE": case}, timeout=60)
+        assert run.code == 2, (path, run.err)
+        assert run.err_lines == [CASES[case], "kcompile: 1 problem; compiled/ left unchanged"], \
+            (path, run.err)
+        assert snapshot(components / "compiled") == before, path
+        assert not (components / ".kcompile-staging/compiled").exists(), path
+        assert processes_in(components) == []
+
+
+def test_kill_9_of_the_main_process_leaves_no_worker_and_no_held_lock(components):
+    proc = start(components, "-p", "2", env={"KDIE": "slow"})
+    try:
+        deadline = time.monotonic() + 60
+        while len(processes_in(components)) < 3:  # the run and its two workers
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert wait_no_processes(components) == []
+    finally:
+        for pid in processes_in(components):
+            os.kill(pid, signal.SIGKILL)
+    run = kcompile(cwd=components)
+    assert run.code == 0, run.err
+    assert run.err_lines[0] == (f"warning: took over the lock of kcompile run {proc.pid}, which "
+                                "is gone; removed what it left in .kcompile-staging")
+
+
+def test_a_stale_lock_is_taken_over_with_one_notice(tmp_path):
+    root = write_tree(tmp_path / "p", {
+        "inventory/classes/common.yml": "parameters: {}\n",
+        "inventory/targets/t.yml": "classes: [common]\nparameters: {}\n",
+    })
+    lock = root / ".kcompile-staging/.lock"
+    lock.parent.mkdir()
+    lock.write_text("4194300 12345\n")  # a pid no process has
+    run = kcompile(cwd=root)
+    assert run.code == 0, run.err
+    assert run.err_lines[0] == ("warning: took over the lock of kcompile run 4194300, which is "
+                                "gone; removed what it left in .kcompile-staging")
+    assert lock.read_text() == ""  # released cleanly: the next run has nothing to take over
+    run = kcompile(cwd=root)
+    assert "took over" not in run.err
