@@ -204,7 +204,7 @@ def run_action(opts: dict[str, Any], action: Callable[[], int | None],
         if debug:
             traceback.print_exc()
         click.echo(problem.render(), err=True)
-        click.echo(f"kcompile: 1 problem{unchanged}", err=True)
+        click.echo(f"kcompile: 1 problem{_compiled_state(writes_compiled)}", err=True)
         sys.exit(EXIT_USER)
     except KeyboardInterrupt:
         click.echo(f"kcompile: interrupted{_compiled_state(writes_compiled)}", err=True)
