@@ -9,10 +9,12 @@ and misuse gives a located error.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import kcompile, write_tree
 
 TARGET = """\
@@ -119,3 +121,43 @@ def test_kapitan_lite_kadet_is_kapitans_kadet_module():
             "assert a is b is c\n"
             "assert callable(a.search_paths) and callable(a.search_paths.get)\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+CHART = {
+    "charts/c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    "charts/c/templates/cm.yaml": ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                   "  name: {{ .Release.Name }}\n"
+                                   "  namespace: {{ .Release.Namespace }}\n"),
+}
+
+CHARTS = '''\
+from kapitan.inputs.helm import HelmChart
+from kapitan.inputs.kadet import current_target
+
+
+def main():
+    out = {}
+    if current_target.get() == "a":  # only a's first chart asks for a namespace
+        out["first"] = HelmChart(chart_dir="charts/c",
+                                 helm_params={"name": "first", "namespace": "ns-a"})
+    out["second"] = HelmChart(chart_dir="charts/c", helm_params={"name": "second"})
+    return {k: v.root["%s-configmap" % k] for k, v in out.items()}
+'''
+
+
+@pytest.mark.skipif(shutil.which("helm") is None, reason="needs a helm binary on PATH "
+                    "(.ci/run installs one)")
+def test_helmchart_flags_carry_over_within_a_run_only(tmp_path):
+    project(tmp_path, CHARTS)
+    write_tree(tmp_path, CHART)
+    run = kcompile("-p", "1", cwd=tmp_path)
+    assert run.code == 0, run.err
+
+    def namespace(target: str, name: str) -> str:
+        doc = json.loads((tmp_path / "compiled" / target / f"{name}.json").read_text())
+        return doc["metadata"]["namespace"]
+
+    # As in Kapitan, a's second chart inherits the first one's --namespace...
+    assert namespace("a", "first") == namespace("a", "second") == "ns-a"
+    # ...but nothing reaches target b, compiled next in the same process.
+    assert namespace("b", "second") == "default"
