@@ -20,6 +20,7 @@ one that differs from the lock, before anything is written.
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import importlib
 import logging
 import os
@@ -260,9 +261,9 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
                  root: str) -> _Stats:
     """Write ``item`` at ``pin`` beside its destination, check it, and merge it into place."""
     dest = item.dest
-    kept = None if force else _all_there(item, pin, fetcher, ctx)
-    if kept is not None:
-        return _Stats(kept=kept)
+    nothing = _all_there(item, pin, fetcher, ctx, force)
+    if nothing is not None:
+        return nothing
     parent = os.path.dirname(os.path.abspath(dest))
     os.makedirs(parent, exist_ok=True)
     if not _inside(root, parent):
@@ -280,25 +281,46 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _all_there(item: Planned, pin: Pin, fetcher: Fetcher, ctx: FetchContext) -> int | None:
-    """Unforced, whether every file the fetch would write exists already (so all are kept).
+def _all_there(item: Planned, pin: Pin, fetcher: Fetcher, ctx: FetchContext,
+               force: bool) -> _Stats | None:
+    """Whether the fetch would change nothing, judged without materializing.
 
-    The number of files kept, or None when something may be missing or the
-    fetcher cannot list what it writes (the dependency is then written as usual).
+    Unforced: every file it would write exists (all are kept). Forced: every
+    file exists with the bytes it would write. None when something may
+    change, or the fetcher cannot list what it writes.
     """
     dest = item.dest
     if _is_file_dep(item.dep):
-        return 1 if os.path.lexists(dest) else None
+        return _Stats(kept=1) if not force and os.path.lexists(dest) else None
     listing = getattr(fetcher, "listing", None)
     if listing is None or not os.path.isdir(dest):
         return None
-    names = listing(item.dep, pin, ctx)
-    if names is None:
+    files = listing(item.dep, pin, ctx)
+    if files is None:
         return None
-    visible = [n for n in names if not any(part.startswith(".") for part in n.split("/"))]
-    if all(os.path.lexists(os.path.join(dest, n)) for n in visible):
-        return len(visible)
+    if not force:
+        visible = [n for n in files if not any(p.startswith(".") for p in n.split("/"))]
+        if all(os.path.lexists(os.path.join(dest, n)) for n in visible):
+            return _Stats(kept=len(visible))
+        return None
+    if all(_blob_id(os.path.join(dest, n)) == oid for n, oid in files.items()):
+        return _Stats(unchanged=len(files))
     return None
+
+
+def _blob_id(path: str) -> str | None:
+    """The git blob id of a file (of its target text, for a symlink), or None if absent."""
+    try:
+        if os.path.islink(path):
+            data = os.readlink(path).encode()
+        elif os.path.isfile(path):
+            with open(path, "rb") as fp:
+                data = fp.read()
+        else:
+            return None
+    except OSError:
+        return None
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def _inside(root: str, path: str) -> bool:
