@@ -64,6 +64,9 @@ def test_refs_subdir_and_the_lock(tmp_path, repo, env):
     assert run.code == 0, run.err
     assert (p / "kcompile.lock").read_text() == text
     assert (p / "vendor/tag/gen.py").stat().st_mtime_ns == mtime
+    run = kcompile("fetch", "--force", cwd=p, env=env)  # forced: the dotfiles too
+    assert run.code == 0 and "4 files written" in run.err, run.err
+    assert (p / "vendor/tag/.hidden").exists()
     run = kcompile("fetch", "--force", cwd=p, env=env)  # forced, same bytes: nothing written
     assert run.code == 0 and "0 files written" in run.err, run.err
     assert (p / "vendor/tag/gen.py").stat().st_mtime_ns == mtime
