@@ -110,7 +110,7 @@ class OciFetcher:
         norm = os.path.normpath(title)
         if os.path.isabs(title) or norm == os.curdir or norm.startswith(os.pardir):
             raise FetchError(f"{ref}: layer title {title!r} leaves the artifact")
-        blob = fetch_blob(client, ref.repository, digest, ctx)
+        blob = fetch_blob(client, ref.repository, digest, ctx, layer.get("size"))
         target = os.path.join(root, norm)
         if layer.get("mediaType") == DIR_LAYER:
             extract(blob, os.path.dirname(target), "tar.gz", label=f"{ref} layer {title}")
