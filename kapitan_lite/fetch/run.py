@@ -385,6 +385,7 @@ def _place_tree(src: str, dest: str, force: bool) -> _Stats:
         raise FetchError(f"output_path {dest} exists and is not a directory")
     new = list(_walk_files(src, skip_dot=not force))
     changes = []
+    same: set[str] = set()  # forced, but already these bytes: the old file stays (and its mtime)
     for rel in new:
         target = os.path.join(dest, rel)
         if not os.path.lexists(target) and not _blocked(dest, rel):
@@ -393,6 +394,7 @@ def _place_tree(src: str, dest: str, force: bool) -> _Stats:
             stats.kept += 1
         elif _same(os.path.join(src, rel), target):
             stats.unchanged += 1
+            same.add(rel)
         else:
             changes.append(rel)
     if not force:
@@ -425,7 +427,7 @@ def _place_tree(src: str, dest: str, force: bool) -> _Stats:
             if not _room_for(src, rel, force):
                 continue
             if os.path.lexists(there):
-                if force:
+                if force and rel not in same:
                     continue  # the fetched entry replaces it
                 if os.path.isdir(there) and not os.path.islink(there):
                     shutil.rmtree(there)
