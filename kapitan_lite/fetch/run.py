@@ -74,6 +74,8 @@ class FetchReport:
     unchanged: int = 0  # files already as fetched
     skipped: list[str] = field(default_factory=list)  # helm output paths that exist
     lock_written: bool = False
+    # One line per dependency fetched, in declaration order (printed with -v).
+    details: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -161,6 +163,11 @@ def run_fetch(items: list[Planned], forced: set[int], options: FetchOptions,
         if problems:
             raise UserError(problems)
     report.fetched = len(pins)
+    for i in sorted(stats):
+        s, dep = stats[i], items[i].dep
+        pin = ", ".join(f"{k} {v[:12] if len(v) >= 40 else v}" for k, v in sorted(pins[i].items()))
+        report.details.append(f"{dep.describe()} -> {items[i].dest} ({pin}): {s.written} written, "
+                              f"{s.kept} kept, {s.unchanged} unchanged")
     for s in stats.values():
         report.written += s.written
         report.kept += s.kept
