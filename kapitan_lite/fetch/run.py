@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ FETCHERS = {
     "oci": ("oci", "OciFetcher"),
 }
 MAX_THREADS = 8
+# Temporary directories beside a destination; older than this, a killed run left them.
+_TEMP_PREFIXES = (".kcompile-fetch-", ".kcompile-old-", ".kcompile-git-")
+STALE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -272,9 +276,10 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
     if nothing is not None:
         return nothing
     parent = os.path.dirname(os.path.abspath(dest))
-    os.makedirs(parent, exist_ok=True)
     if not _inside(root, parent):
         raise FetchError(f"output_path {item.dep.output_path} is outside the project")
+    os.makedirs(parent, exist_ok=True)
+    _clear_stale(parent)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".kcompile-fetch-")
     os.chmod(tmp, 0o755)  # it may become output_path itself: a directory like any other
     try:
@@ -286,6 +291,19 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
         return _place_tree(tmp, dest, force)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _clear_stale(parent: str) -> None:
+    """Remove temporary directories a killed fetch left beside its destinations."""
+    now = time.time()
+    for name in os.listdir(parent):
+        if name.startswith(_TEMP_PREFIXES):
+            path = os.path.join(parent, name)
+            try:
+                if now - os.lstat(path).st_mtime > STALE_SECONDS:
+                    shutil.rmtree(path, ignore_errors=True)
+            except OSError:
+                continue
 
 
 def _all_there(item: Planned, pin: Pin, fetcher: Fetcher, ctx: FetchContext,
