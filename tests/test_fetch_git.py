@@ -5,7 +5,9 @@ Real repositories in temp dirs, served by file://, and the real CLI.
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,12 @@ def test_refs_subdir_and_the_lock(tmp_path, repo, env):
     run = kcompile("fetch", cwd=p, env=env)
     assert run.code == 0, run.err
     assert (p / "kcompile.lock").read_text() == text
+    assert (p / "vendor/tag/gen.py").stat().st_mtime_ns == mtime
+    run = kcompile("fetch", "--force", cwd=p, env=env)  # forced: the dotfiles too
+    assert run.code == 0 and "4 files written" in run.err, run.err
+    assert (p / "vendor/tag/.hidden").exists()
+    run = kcompile("fetch", "--force", cwd=p, env=env)  # forced, same bytes: nothing written
+    assert run.code == 0 and "0 files written" in run.err, run.err
     assert (p / "vendor/tag/gen.py").stat().st_mtime_ns == mtime
     # A dependency no longer declared leaves the lock on a full fetch.
     write_project(p, {"t": [{"type": "git", "source": repo.url, "ref": "v1", "subdir": "lib",
@@ -184,8 +192,12 @@ def test_offline_from_the_cache_and_offline_miss(tmp_path, repo, env):
     assert kcompile("fetch", cwd=p, env=env).code == 0
     shutil.rmtree(p / "vendor")
     shutil.rmtree(repo.path)  # upstream is gone
+    dead = p / "vendor/.kcompile-fetch-killed"  # left by a run killed two hours ago
+    (dead / "x").mkdir(parents=True)
+    os.utime(dead, (time.time() - 7200,) * 2)
     run = kcompile("fetch", "--offline", cwd=p, env=env)
     assert run.code == 0, run.err
+    assert not dead.exists()
     assert (p / "vendor/gen/lib/gen.py").read_text() == "VERSION = 1\n"
     # Another cache (a new machine): offline names what it lacks.
     run = kcompile("fetch", "--offline", cwd=p, env={"KCOMPILE_CACHE_DIR": str(tmp_path / "c2")})

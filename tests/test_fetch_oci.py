@@ -132,19 +132,28 @@ def test_layer_title_cannot_escape(registry, tmp_path):
     assert not (tmp_path / "escaped").exists()
 
 
-def test_a_corrupted_blob_is_refused(registry, tmp_path, tmp_path_factory):
+@pytest.mark.parametrize(("tampered", "why"), [
+    (b"tampered_content", "arrived with sha256:"),  # same size, other bytes
+    (b"genuine content, and then some\n", "is larger than the 16 bytes expected"),
+])
+def test_a_corrupted_blob_is_refused(registry, tmp_path, tampered, why):
     data = b"genuine content\n"
-    registry.push("corrupt/blob", "1", [(data, "text/plain", "f.txt")])
+    repo = f"corrupt/blob{len(tampered)}"
+    registry.push(repo, "1", [(data, "text/plain", "f.txt")])
     digest = hashlib.sha256(data).hexdigest()
     # Change the blob's bytes in the registry's own storage: it serves them unchecked.
     blob_files = list(Path(registry.root).rglob(f"blobs/sha256/{digest[:2]}/{digest}/data"))
     assert blob_files
-    blob_files[0].write_bytes(b"tampered content\n")
-    ctx = ctx_for(tmp_path)
-    d = dep(f"{registry.host}/corrupt/blob:1")
-    with pytest.raises(FetchError, match=f"blob sha256:{digest} arrived with sha256:"):
-        OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / "o"))
-    assert ContentCache(str(tmp_path / "cache")).get(digest) is None
+    original = blob_files[0].read_bytes()
+    blob_files[0].write_bytes(tampered)
+    try:
+        ctx = ctx_for(tmp_path)
+        d = dep(f"{registry.host}/{repo}:1")
+        with pytest.raises(FetchError, match=f"blob sha256:{digest} {why}"):
+            OciFetcher().materialize(d, OciFetcher().resolve(d, ctx), ctx, str(tmp_path / "o"))
+        assert ContentCache(str(tmp_path / "cache")).get(digest) is None
+    finally:
+        blob_files[0].write_bytes(original)
 
 
 def test_offline_reads_the_cache_only(tmp_path):

@@ -108,6 +108,9 @@ def _fetch_first(settings: Any, opts: dict[str, Any], names: list[str],
     report = fetch_project(inventory, selected, settings.output_path, settings.root,
                            force=force, only_force_fetch=not fetch,
                            options=FetchOptions(offline=bool(opts.get("offline"))))
+    if report is not None and settings.verbose:
+        for line in report.details:
+            click.echo(line, err=True)
     if report is not None and (settings.verbose or report.written):
         click.echo(summary(report), err=True)
     return inventory

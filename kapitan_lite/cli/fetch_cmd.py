@@ -35,6 +35,9 @@ def fetch_targets(opts: dict[str, Any]) -> int:
     report = fetch_project(inventory, selected, settings.output_path, settings.root,
                            force=bool(opts.get("force_fetch")), options=options)
     assert report is not None
+    if settings.verbose:
+        for line in report.details:
+            click.echo(line, err=True)
     click.echo(summary(report), err=True)
     return 0
 

@@ -15,10 +15,12 @@ A fetch has two steps per dependency:
 The orchestrator then moves that directory into ``output_path`` (all or
 nothing per dependency).
 
-A fetcher may also have ``listing(dep, pin, ctx) -> list[str] | None``: the
-files (relative, ``/``-separated) that ``materialize`` would write, or None
-when it cannot say cheaply. An unforced fetch whose files all exist already
-keeps them without materializing anything.
+A fetcher may also have ``listing(dep, pin, ctx) -> dict[str, str] | None``:
+the files (relative, ``/``-separated) that ``materialize`` would write, each
+with its git blob id (the sha1 of ``b"blob <size>\\0" + bytes``), or None
+when it cannot say cheaply. A fetch whose files are all there already
+(unforced), or all there with those bytes (forced), writes nothing and
+materializes nothing.
 """
 
 from __future__ import annotations

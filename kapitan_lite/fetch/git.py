@@ -137,8 +137,8 @@ class GitFetcher:
             raise FetchError(f"commit {commit} not found upstream")
         return mirror
 
-    def listing(self, dep: Dependency, pin: Pin, ctx: FetchContext) -> list[str] | None:
-        """The files ``materialize`` would write, when the mirror can say without a checkout.
+    def listing(self, dep: Dependency, pin: Pin, ctx: FetchContext) -> dict[str, str] | None:
+        """The files ``materialize`` would write and their blob ids, read from the mirror.
 
         None with submodules, or when the mirror lacks the commit or the subdir.
         """
@@ -150,10 +150,16 @@ class GitFetcher:
             return None
         subdir = dep.option("subdir")
         tree = f"{commit}:{str(subdir).strip('/')}" if subdir not in (None, "") else commit
-        proc = _git("ls-tree", "-r", "-z", "--name-only", tree, git_dir=mirror, check=False)
+        proc = _git("ls-tree", "-r", "-z", tree, git_dir=mirror, check=False)
         if proc.returncode != 0:
             return None
-        return [n for n in proc.stdout.split("\0") if n]
+        out = {}
+        for entry in proc.stdout.split("\0"):
+            meta, _, path = entry.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob":
+                out[path] = parts[2]
+        return out
 
     def materialize(self, dep: Dependency, pin: Pin, ctx: FetchContext, dest: str) -> None:
         """Write the tree of the pinned commit (its ``subdir``, with submodules if asked) into ``dest``."""

@@ -38,6 +38,7 @@ from .semver import SemverError, Version, pick, sort_newest_first
 from .unpack import Budget
 
 CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+MAX_DOWNLOAD = 512 * 1024 * 1024  # an index.yaml or a chart archive
 _BOM = b"\xef\xbb\xbf"
 _DRIVE = re.compile(r"^[a-zA-Z]:/")
 
@@ -62,7 +63,10 @@ def _http_get(url: str, ctx: FetchContext) -> bytes:
     req = urllib.request.Request(url, headers={"User-Agent": f"kcompile/{__version__}"})
     try:
         with urllib.request.urlopen(req, timeout=ctx.timeout) as resp:
-            return resp.read()
+            data = resp.read(MAX_DOWNLOAD + 1)
+        if len(data) > MAX_DOWNLOAD:
+            raise FetchError(f"GET {url}: more than {MAX_DOWNLOAD} bytes")
+        return data
     except urllib.error.HTTPError as e:
         raise FetchError(f"GET {url}: HTTP {e.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as e:
@@ -193,13 +197,14 @@ class HelmFetcher:
             layers = json.loads(body).get("layers") or []
         except (ValueError, AttributeError):
             raise FetchError(f"{_what(chart, tag)}: {ref.name}: manifest is not JSON") from None
-        digests = [str(layer.get("digest")) for layer in layers
-                   if isinstance(layer, dict) and layer.get("mediaType") == CHART_LAYER]
-        if not digests:
+        charts = [layer for layer in layers
+                  if isinstance(layer, dict) and layer.get("mediaType") == CHART_LAYER]
+        if not charts:
             raise FetchError(f"{_what(chart, tag)}: {ref.name}:{tag} is not a helm chart "
                              f"(no {CHART_LAYER} layer)")
-        fetch_blob(client, ref.repository, digests[0], ctx)
-        return {"version": tag, "sha256": digests[0].removeprefix("sha256:"),
+        digest = str(charts[0].get("digest"))
+        fetch_blob(client, ref.repository, digest, ctx, charts[0].get("size"))
+        return {"version": tag, "sha256": digest.removeprefix("sha256:"),
                 "url": f"oci://{ref.name}:{tag.replace('+', '_')}"}
 
     @staticmethod

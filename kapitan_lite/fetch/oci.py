@@ -106,11 +106,13 @@ class OciFetcher:
     def _write_layer(self, client: RegistryClient, ref: Reference, layer: dict, root: str,
                      ctx: FetchContext) -> None:
         digest = str(layer.get("digest", ""))
-        title = str((layer.get("annotations") or {}).get(TITLE) or digest)
+        annotations = layer.get("annotations")
+        title = str((annotations.get(TITLE) if isinstance(annotations, dict) else None) or digest)
         norm = os.path.normpath(title)
-        if os.path.isabs(title) or norm == os.curdir or norm.startswith(os.pardir):
+        if (os.path.isabs(title) or norm in (os.curdir, os.pardir)
+                or norm.startswith(os.pardir + os.sep)):
             raise FetchError(f"{ref}: layer title {title!r} leaves the artifact")
-        blob = fetch_blob(client, ref.repository, digest, ctx)
+        blob = fetch_blob(client, ref.repository, digest, ctx, layer.get("size"))
         target = os.path.join(root, norm)
         if layer.get("mediaType") == DIR_LAYER:
             extract(blob, os.path.dirname(target), "tar.gz", label=f"{ref} layer {title}")

@@ -36,6 +36,7 @@ MANIFEST_TYPES = (
 )
 INDEX_TYPES = MANIFEST_TYPES[1::2]
 MAX_MANIFEST = 4 * 1024 * 1024
+MAX_DOWNLOAD = 4 * 1024**3  # a blob whose descriptor gives no size
 _CHUNK = 1 << 20
 # registry/namespace/repo[:tag][@digest], as oras reads it.
 _REF = re.compile(r"^(?:(?P<registry>[^/@]+[.:][^/@]*)/)?(?P<repo>(?:[^:@/]+/)*[^:@/]+)"
@@ -272,15 +273,24 @@ class RegistryClient:
                     path = nxt.path[len(prefix):] + (f"?{nxt.query}" if nxt.query else "")
         return tags
 
-    def blob(self, repository: str, digest: str, scratch: str) -> str:
-        """Download the blob ``digest`` into a new file under ``scratch``; its bytes are checked."""
+    def blob(self, repository: str, digest: str, scratch: str,
+             max_bytes: int = MAX_DOWNLOAD) -> str:
+        """Download the blob ``digest`` into a new file under ``scratch``; its bytes are checked.
+
+        More than ``max_bytes`` (the size its descriptor gives, when known) is an error.
+        """
         if not _DIGEST.match(digest):
             raise FetchError(f"{self.registry}/{repository}: {digest!r} is not a sha256 digest")
         h = hashlib.sha256()
         fd, tmp = tempfile.mkstemp(dir=scratch, prefix=".blob-")
         try:
             with os.fdopen(fd, "wb") as out, self.get(repository, f"blobs/{digest}") as resp:
+                size = 0
                 while chunk := resp.read(_CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise FetchError(f"{self.registry}/{repository}: blob {digest} is larger "
+                                         f"than the {max_bytes} bytes expected")
                     h.update(chunk)
                     out.write(chunk)
         except BaseException:
@@ -303,8 +313,12 @@ def pinned_digest(pin: Pin, key: str) -> str:
     return digest
 
 
-def fetch_blob(client: RegistryClient, repository: str, digest: str, ctx: FetchContext) -> str:
-    """The cache path of blob ``digest``, downloading it into the cache first if missing."""
+def fetch_blob(client: RegistryClient, repository: str, digest: str, ctx: FetchContext,
+               size: object = None) -> str:
+    """The cache path of blob ``digest``, downloading it into the cache first if missing.
+
+    ``size`` is the descriptor's, if any: a download may not exceed it.
+    """
     if not _DIGEST.match(digest):
         raise FetchError(f"{client.registry}/{repository}: {digest!r} is not a sha256 digest")
     cached = ctx.cache.get(digest)
@@ -315,7 +329,9 @@ def fetch_blob(client: RegistryClient, repository: str, digest: str, ctx: FetchC
                          f"(fetch once without --offline)")
     scratch = ctx.scratch or ctx.cache.root
     os.makedirs(scratch, exist_ok=True)
-    tmp = client.blob(repository, digest, scratch)
+    limit = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 \
+        else MAX_DOWNLOAD
+    tmp = client.blob(repository, digest, scratch, limit)
     try:
         ctx.cache.add_file(tmp, digest)
     finally:

@@ -20,12 +20,14 @@ one that differs from the lock, before anything is written.
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import importlib
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,6 +50,9 @@ FETCHERS = {
     "oci": ("oci", "OciFetcher"),
 }
 MAX_THREADS = 8
+# Temporary directories beside a destination; older than this, a killed run left them.
+_TEMP_PREFIXES = (".kcompile-fetch-", ".kcompile-old-", ".kcompile-git-")
+STALE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class FetchReport:
     unchanged: int = 0  # files already as fetched
     skipped: list[str] = field(default_factory=list)  # helm output paths that exist
     lock_written: bool = False
+    # One line per dependency fetched, in declaration order (printed with -v).
+    details: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -160,6 +167,11 @@ def run_fetch(items: list[Planned], forced: set[int], options: FetchOptions,
         if problems:
             raise UserError(problems)
     report.fetched = len(pins)
+    for i in sorted(stats):
+        s, dep = stats[i], items[i].dep
+        pin = ", ".join(f"{k} {v[:12] if len(v) >= 40 else v}" for k, v in sorted(pins[i].items()))
+        report.details.append(f"{dep.describe()} -> {items[i].dest} ({pin}): {s.written} written, "
+                              f"{s.kept} kept, {s.unchanged} unchanged")
     for s in stats.values():
         report.written += s.written
         report.kept += s.kept
@@ -260,13 +272,14 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
                  root: str) -> _Stats:
     """Write ``item`` at ``pin`` beside its destination, check it, and merge it into place."""
     dest = item.dest
-    kept = None if force else _all_there(item, pin, fetcher, ctx)
-    if kept is not None:
-        return _Stats(kept=kept)
+    nothing = _all_there(item, pin, fetcher, ctx, force)
+    if nothing is not None:
+        return nothing
     parent = os.path.dirname(os.path.abspath(dest))
-    os.makedirs(parent, exist_ok=True)
     if not _inside(root, parent):
         raise FetchError(f"output_path {item.dep.output_path} is outside the project")
+    os.makedirs(parent, exist_ok=True)
+    _clear_stale(parent)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".kcompile-fetch-")
     os.chmod(tmp, 0o755)  # it may become output_path itself: a directory like any other
     try:
@@ -280,25 +293,59 @@ def _materialize(item: Planned, pin: Pin, force: bool, fetcher: Fetcher, ctx: Fe
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _all_there(item: Planned, pin: Pin, fetcher: Fetcher, ctx: FetchContext) -> int | None:
-    """Unforced, whether every file the fetch would write exists already (so all are kept).
+def _clear_stale(parent: str) -> None:
+    """Remove temporary directories a killed fetch left beside its destinations."""
+    now = time.time()
+    for name in os.listdir(parent):
+        if name.startswith(_TEMP_PREFIXES):
+            path = os.path.join(parent, name)
+            try:
+                if now - os.lstat(path).st_mtime > STALE_SECONDS:
+                    shutil.rmtree(path, ignore_errors=True)
+            except OSError:
+                continue
 
-    The number of files kept, or None when something may be missing or the
-    fetcher cannot list what it writes (the dependency is then written as usual).
+
+def _all_there(item: Planned, pin: Pin, fetcher: Fetcher, ctx: FetchContext,
+               force: bool) -> _Stats | None:
+    """Whether the fetch would change nothing, judged without materializing.
+
+    Unforced: every file it would write exists (all are kept). Forced: every
+    file exists with the bytes it would write. None when something may
+    change, or the fetcher cannot list what it writes.
     """
     dest = item.dest
     if _is_file_dep(item.dep):
-        return 1 if os.path.lexists(dest) else None
+        return _Stats(kept=1) if not force and os.path.lexists(dest) else None
     listing = getattr(fetcher, "listing", None)
     if listing is None or not os.path.isdir(dest):
         return None
-    names = listing(item.dep, pin, ctx)
-    if names is None:
+    files = listing(item.dep, pin, ctx)
+    if files is None:
         return None
-    visible = [n for n in names if not any(part.startswith(".") for part in n.split("/"))]
-    if all(os.path.lexists(os.path.join(dest, n)) for n in visible):
-        return len(visible)
+    if not force:
+        visible = [n for n in files if not any(p.startswith(".") for p in n.split("/"))]
+        if all(os.path.lexists(os.path.join(dest, n)) for n in visible):
+            return _Stats(kept=len(visible))
+        return None
+    if all(_blob_id(os.path.join(dest, n)) == oid for n, oid in files.items()):
+        return _Stats(unchanged=len(files))
     return None
+
+
+def _blob_id(path: str) -> str | None:
+    """The git blob id of a file (of its target text, for a symlink), or None if absent."""
+    try:
+        if os.path.islink(path):
+            data = os.readlink(path).encode()
+        elif os.path.isfile(path):
+            with open(path, "rb") as fp:
+                data = fp.read()
+        else:
+            return None
+    except OSError:
+        return None
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def _inside(root: str, path: str) -> bool:
@@ -363,6 +410,7 @@ def _place_tree(src: str, dest: str, force: bool) -> _Stats:
         raise FetchError(f"output_path {dest} exists and is not a directory")
     new = list(_walk_files(src, skip_dot=not force))
     changes = []
+    same: set[str] = set()  # forced, but already these bytes: the old file stays (and its mtime)
     for rel in new:
         target = os.path.join(dest, rel)
         if not os.path.lexists(target) and not _blocked(dest, rel):
@@ -371,6 +419,7 @@ def _place_tree(src: str, dest: str, force: bool) -> _Stats:
             stats.kept += 1
         elif _same(os.path.join(src, rel), target):
             stats.unchanged += 1
+            same.add(rel)
         else:
             changes.append(rel)
     if not force:
@@ -403,7 +452,7 @@ def _place_tree(src: str, dest: str, force: bool) -> _Stats:
             if not _room_for(src, rel, force):
                 continue
             if os.path.lexists(there):
-                if force:
+                if force and rel not in same:
                     continue  # the fetched entry replaces it
                 if os.path.isdir(there) and not os.path.islink(there):
                     shutil.rmtree(there)
