@@ -222,9 +222,10 @@ def _compile_target(job: CompileJob, name: str) -> TargetResult:
         return result
     try:
         manifest = staged.diff(os.path.join(job.compiled_dir, plan.target_dir))
-    except OSError as exc:  # a full disk, a read-only staging area
-        result.problems.append(Problem(exc.filename or staged_root, 0, name,
-                                       f"cannot stage its output: {exc.strerror or exc}"))
+    except OSError as exc:  # a full disk, a read-only staging area, a file where a dir goes
+        problem = os_problem(exc, name) or Problem(exc.filename or staged_root, 0, name,
+                                                   f"cannot stage its output: {exc.strerror or exc}")
+        result.problems.append(_in_compiled(problem, job))
         return result
     manifest.target_dir = plan.target_dir
     result.manifest = manifest
