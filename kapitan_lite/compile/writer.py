@@ -117,6 +117,41 @@ def has_foreign(compiled_dir: str, all_target_dirs: set[str]) -> bool:
     return False
 
 
+def unchanged(compiled_dir: str, manifests: list[Manifest], all_target_dirs: set[str],
+              full: bool) -> bool:
+    """Whether the compiled targets' dirs already hold exactly their new output (read: those).
+
+    A cheap answer for the common case, before :func:`plan_tree` reads the whole tree.
+    """
+    if any(m.changed or m.mode_changed or not m.present for m in manifests):
+        return False
+    if full and has_foreign(compiled_dir, all_target_dirs):
+        return False
+    ancestors = _ancestors(all_target_dirs)
+    for m in manifests:
+        root = os.path.join(compiled_dir, m.target_dir)
+        if not os.path.isdir(root) or os.path.islink(root):
+            return False
+        stack, dirs = [""], 0
+        while stack:
+            rel_dir = stack.pop()
+            for rel, e in _entries(root, rel_dir):
+                if e.is_dir(follow_symlinks=False):
+                    path = f"{m.target_dir}/{rel}"
+                    if path in all_target_dirs:
+                        continue  # another target's
+                    if rel in m.dirs:
+                        dirs += 1
+                    elif path not in ancestors:
+                        return False  # a stale dir
+                    stack.append(rel)
+                elif rel not in m.files:
+                    return False  # a stale file
+        if dirs != len(m.dirs):
+            return False  # a new dir
+    return True
+
+
 def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
               all_target_dirs: set[str], full: bool, record: Record | None = None,
               spare: str = "") -> Tree:
@@ -374,6 +409,8 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     ``keep_spare=False`` (a ``--reveal`` run) keeps no spare: it would hold
     links to the revealed files after ``compiled/`` is gone.
     """
+    if unchanged(compiled_dir, manifests, all_target_dirs, full):
+        return False
     new_root = staging.next
     started_ns = time.time_ns()
     record = Record.load(staging.root)
