@@ -48,9 +48,18 @@ def compiled_fleet(tmp_path: Path) -> Path:
     return root
 
 
-def _kill_at(root: Path, sig: signal.Signals, delay: float, env: dict) -> tuple[int, str]:
+def _kill_at(root: Path, sig: signal.Signals, anchor: str, delay: float,
+             env: dict) -> tuple[int, str]:
+    """Run, and send ``sig`` ``delay`` s after ``anchor``: the start, staging, or the swap."""
+    compiled_ino = os.stat(root / "compiled").st_ino
     proc = start(root, "-p", "2", env=env)
     try:
+        if anchor == "staging":  # the compile has begun
+            while proc.poll() is None and not (root / ".kcompile-staging/compiled").exists():
+                time.sleep(0.005)
+        elif anchor == "swap":  # compiled/ is the new tree's dir now
+            while proc.poll() is None and os.stat(root / "compiled").st_ino == compiled_ino:
+                time.sleep(0.005)
         time.sleep(delay)
         if proc.poll() is None:
             os.kill(proc.pid, sig)  # the main process only: its workers must follow it
@@ -70,14 +79,19 @@ def test_kills_at_random_moments_leave_the_old_tree_or_the_new(compiled_fleet):
     assert kcompile("-p", "2", cwd=root, env=PAUSE).code == 0
     span = time.monotonic() - t0
     rng = random.Random(1212)
-    moments = [(SIGNALS[i % 3], rng.uniform(0.05, span * 1.05)) for i in range(33)]
+    # Each signal at random moments after each anchor: anywhere in the run, in
+    # the compile and the commit, and after the swap (a loaded machine
+    # stretches the phases unevenly, so the anchors keep every phase covered).
+    windows = {"start": span * 1.05, "staging": span * 0.8, "swap": 0.15}
+    moments = [(SIGNALS[(i // 3) % 3], anchor, rng.uniform(0.0, windows[anchor]))
+               for i, anchor in enumerate(["start", "staging", "swap"] * 11)]
     old, caught = "v1", {"old": 0, "new": 0}
     try:
-        for i, (sig, delay) in enumerate(moments):
+        for i, (sig, anchor, delay) in enumerate(moments):
             new = f"v{i + 2}"
             set_version(root, new)
-            code, err = _kill_at(root, sig, delay, PAUSE)
-            where = f"kill {i} ({sig.name} after {delay:.2f}s, exit {code}): {err!r}"
+            code, err = _kill_at(root, sig, anchor, delay, PAUSE)
+            where = f"kill {i} ({sig.name} {delay:.2f}s after {anchor}, exit {code}): {err!r}"
             assert wait_no_processes(root) == [], f"a worker outlived the run: {where}"
             tree = tree_hashes(root / "compiled")
             assert tree in (all_at(old), all_at(new)), f"compiled/ is neither tree: {where}"

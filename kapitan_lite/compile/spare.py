@@ -8,9 +8,10 @@ in both trees (creating, removing or renaming an entry moves a dir's ctime,
 and nothing can set a ctime back), so the dir need not be read in either:
 a ``-t`` run at 1000 targets then reads only its own targets' dirs.
 
-As git does with its index, a dir whose ctime is too close to the moment
-of recording is not trusted (a change in the same clock tick would not
-move it). The record is a hint: missing, stale or corrupt, it only costs a
+Only dirs the commit itself read as equal in both trees, and did not
+change, are recorded, with the stamps it read before changing anything;
+as git does with its index, a dir whose ctime is too close to the commit
+is not (a change in the same clock tick would not move it). The record is a hint: missing, stale or corrupt, it only costs a
 full walk.
 """
 
@@ -19,12 +20,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
-from collections.abc import Iterable
 
 RECORD_NAME = "tree.json"
 _SLACK_NS = 50_000_000
-_FORMAT = 1
+_FORMAT = 2
+Stamp = tuple[int, int]  # a dir's inode and ctime (ns)
 
 
 class Record:
@@ -46,19 +46,15 @@ class Record:
             pass
         return cls({})
 
-    def trusted(self, rel: str, live_root: str, spare_root: str) -> int | None:
-        """The mode of dir ``rel`` if both trees hold it unchanged since the record, else None."""
+    def trusted(self, rel: str, live_root: str, spare_root: str) -> tuple[int | None, Stamp | None,
+                                                                          Stamp | None]:
+        """Dir ``rel``: its mode if the record vouches for it, and its stamp in each tree."""
+        a = _stamp(os.path.join(live_root, rel))
+        b = _stamp(os.path.join(spare_root, rel))
         r = self.dirs.get(rel)
-        if not r:
-            return None
-        try:
-            a = os.stat(os.path.join(live_root, rel))
-            b = os.stat(os.path.join(spare_root, rel))
-        except OSError:
-            return None
-        if [a.st_ino, a.st_ctime_ns, b.st_ino, b.st_ctime_ns] != r[1:]:
-            return None
-        return r[0]
+        if not r or a is None or b is None or [*a, *b] != r[1:]:
+            return None, a, b
+        return r[0], a, b
 
     def mode(self, rel: str, root: str) -> int:
         """The recorded mode of dir ``rel``, else its mode in tree ``root``."""
@@ -74,28 +70,38 @@ class Record:
         return self._children.get(rel, [])
 
 
-def save(staging_root: str, live_root: str, spare_root: str, dirs: Iterable[str],
-         record: Record, trusted: set[str]) -> None:
-    """Record ``dirs`` of both trees, right after a commit swapped them and pruned the spare.
+def _stamp(path: str) -> Stamp | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_ctime_ns
 
-    A dir that ``record`` vouched for was touched in neither tree: the swap
-    only traded the trees' places, so its entry is the old one, halves swapped.
+
+def save(staging_root: str, dirs: dict[str, int], record: Record, trusted: set[str],
+         live: dict[str, Stamp], spare: dict[str, Stamp], changed: set[str],
+         since_ns: int) -> None:
+    """Record the dirs (rel -> mode) of the tree a commit just made current.
+
+    ``live`` and ``spare`` are the stamps each tree's dirs had when the
+    commit read them, before it changed anything: after the swap the spare
+    is current and the old tree the spare. A dir is vouched for only when
+    the commit found it the same in both trees and changed it in neither
+    (``changed``), and its stamps are older than the commit by a margin. A
+    dir the record vouched for already keeps its entry, halves swapped.
     """
-    now = time.time_ns()
     out: dict[str, list[int] | None] = {}
-    for rel in dirs:
-        r = record.dirs.get(rel) if rel in trusted else None
-        if r:
+    for rel, mode in dirs.items():
+        r = record.dirs.get(rel)
+        out[rel] = None
+        if rel in changed:
+            continue
+        if rel in trusted and r:
             out[rel] = [r[0], r[3], r[4], r[1], r[2]]
             continue
-        out[rel] = None
-        try:
-            a = os.stat(os.path.join(live_root, rel))
-            b = os.stat(os.path.join(spare_root, rel))
-        except OSError:
-            continue
-        if max(a.st_ctime_ns, b.st_ctime_ns) < now - _SLACK_NS:
-            out[rel] = [stat.S_IMODE(a.st_mode), a.st_ino, a.st_ctime_ns, b.st_ino, b.st_ctime_ns]
+        a, b = live.get(rel), spare.get(rel)
+        if a and b and max(a[1], b[1]) < since_ns - _SLACK_NS:
+            out[rel] = [mode, *b, *a]
     tmp = os.path.join(staging_root, RECORD_NAME + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fp:
         fp.write(json.dumps({"format": _FORMAT, "dirs": out}, separators=(",", ":")))

@@ -32,11 +32,12 @@ import contextlib
 import os
 import shutil
 import stat
+import time
 from dataclasses import dataclass, field
 
 from ..errors import UserError
 from .exchange import flush_file_system, pause, signals_held, swap
-from .spare import RECORD_NAME, Record
+from .spare import RECORD_NAME, Record, Stamp
 from .spare import save as save_record
 from .workarea import Staging, remove_tree
 
@@ -85,6 +86,8 @@ class Tree:
     gone: list[str] = field(default_factory=list)  # old files the new tree does not share
     gone_dirs: list[str] = field(default_factory=list)  # old dirs it drops
     trusted: set[str] = field(default_factory=set)  # kept dirs the record vouches for
+    live_stamps: dict[str, Stamp] = field(default_factory=dict)  # dirs as read, before changes
+    spare_stamps: dict[str, Stamp] = field(default_factory=dict)
     root_mode: int | None = None
     differs: bool = False  # the new tree is not the old one
 
@@ -112,6 +115,41 @@ def has_foreign(compiled_dir: str, all_target_dirs: set[str]) -> bool:
             else:
                 return True
     return False
+
+
+def unchanged(compiled_dir: str, manifests: list[Manifest], all_target_dirs: set[str],
+              full: bool) -> bool:
+    """Whether the compiled targets' dirs already hold exactly their new output (read: those).
+
+    A cheap answer for the common case, before :func:`plan_tree` reads the whole tree.
+    """
+    if any(m.changed or m.mode_changed or not m.present for m in manifests):
+        return False
+    if full and has_foreign(compiled_dir, all_target_dirs):
+        return False
+    ancestors = _ancestors(all_target_dirs)
+    for m in manifests:
+        root = os.path.join(compiled_dir, m.target_dir)
+        if not os.path.isdir(root) or os.path.islink(root):
+            return False
+        stack, dirs = [""], 0
+        while stack:
+            rel_dir = stack.pop()
+            for rel, e in _entries(root, rel_dir):
+                if e.is_dir(follow_symlinks=False):
+                    path = f"{m.target_dir}/{rel}"
+                    if path in all_target_dirs:
+                        continue  # another target's
+                    if rel in m.dirs:
+                        dirs += 1
+                    elif path not in ancestors:
+                        return False  # a stale dir
+                    stack.append(rel)
+                elif rel not in m.files:
+                    return False  # a stale file
+        if dirs != len(m.dirs):
+            return False  # a new dir
+    return True
 
 
 def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
@@ -196,14 +234,22 @@ def _walk_old(compiled_dir: str, tree: Tree, compiled: dict[str, Manifest],
 
     while stack:
         rel_dir, owner, ctx = stack.pop()
-        if ctx == "keep" and record.trusted(rel_dir, compiled_dir, spare) is not None:
-            tree.trusted.add(rel_dir)
-            for child in record.children(rel_dir):
-                visit_dir(child, record.mode(child, compiled_dir), owner, ctx)
-            continue
+        if ctx == "keep":
+            mode, a, b = record.trusted(rel_dir, compiled_dir, spare)
+            if a:
+                tree.live_stamps[rel_dir] = a
+            if b:
+                tree.spare_stamps[rel_dir] = b
+            if mode is not None:  # its files are in the spare already: not read
+                tree.trusted.add(rel_dir)
+                for child in record.children(rel_dir):
+                    visit_dir(child, record.mode(child, compiled_dir), owner, ctx)
+                continue
         for rel, e in _entries(compiled_dir, rel_dir):
             if e.is_dir(follow_symlinks=False):
-                visit_dir(rel, stat.S_IMODE(e.stat(follow_symlinks=False).st_mode), owner, ctx)
+                st = e.stat(follow_symlinks=False)
+                tree.live_stamps[rel] = (st.st_ino, st.st_ctime_ns)
+                visit_dir(rel, stat.S_IMODE(st.st_mode), owner, ctx)
             elif ctx == "keep" or (ctx == "foreign" and not full):
                 tree.links.append(rel)
                 tree.inodes[rel] = e.inode()
@@ -262,7 +308,9 @@ def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> set[
         for rel, e in _entries(spare, rel_dir):
             if e.is_dir(follow_symlinks=False):
                 if rel in tree.dirs:
-                    mode = modes[rel] = stat.S_IMODE(e.stat(follow_symlinks=False).st_mode)
+                    st = e.stat(follow_symlinks=False)
+                    tree.spare_stamps[rel] = (st.st_ino, st.st_ctime_ns)
+                    mode = modes[rel] = stat.S_IMODE(st.st_mode)
                     if not mode & stat.S_IWUSR:  # a read-only dir of an old tree: ours to fill
                         step("make writable a dir of", rel, os.chmod, e.path, mode | stat.S_IRWXU)
                         modes[rel] = mode | stat.S_IRWXU
@@ -321,13 +369,17 @@ def _make_durable(spare: str, touched: set[str]) -> None:
             os.close(fd)
 
 
-def _prune_spare(tree: Tree, spare: str) -> None:
-    """Remove from the old tree, now the spare, every file the new tree does not share."""
+def _prune_spare(tree: Tree, spare: str) -> set[str]:
+    """Remove from the old tree, now the spare, every file the new tree does not share.
+
+    Returns the dirs it changed.
+    """
     for rel in tree.gone:
         with contextlib.suppress(OSError):  # else the next commit's sync removes it
             os.unlink(os.path.join(spare, rel))
     for rel in tree.gone_dirs:
         remove_tree(os.path.join(spare, rel))
+    return {os.path.dirname(rel) for rel in (*tree.gone, *tree.gone_dirs)}
 
 
 def _link(src: str, dst: str) -> None:
@@ -357,7 +409,10 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     ``keep_spare=False`` (a ``--reveal`` run) keeps no spare: it would hold
     links to the revealed files after ``compiled/`` is gone.
     """
+    if unchanged(compiled_dir, manifests, all_target_dirs, full):
+        return False
     new_root = staging.next
+    started_ns = time.time_ns()
     record = Record.load(staging.root)
     tree = plan_tree(compiled_dir, staging.compiled, manifests, all_target_dirs, full,
                      record, new_root)
@@ -380,9 +435,12 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
         raise KeyboardInterrupt(f"signal {noted[0]}")
     pause("after the swap")
     if keep_spare:
-        _prune_spare(tree, new_root)
+        changed = touched | _prune_spare(tree, new_root) | {""}
+        default = 0o777 & ~_umask()
         try:
-            save_record(staging.root, compiled_dir, new_root, tree.dirs, record, tree.trusted)
+            save_record(staging.root, {d: default if m is None else m for d, m in tree.dirs.items()},
+                        record, tree.trusted, tree.live_stamps, tree.spare_stamps, changed,
+                        started_ns)
         except OSError:  # only a hint: without it the next commit walks both trees
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(staging.root, RECORD_NAME))
