@@ -3,6 +3,7 @@ the incremental cache seeing fetched files, and located errors in the inventory 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -141,3 +142,39 @@ def test_same_fetched_files_as_kapitan(tmp_path, env):
         assert proc.returncode == 0, proc.stderr
     assert content(ours / "v") == content(theirs / "v")
     assert (ours / "v/sub/a.yml").exists()
+
+
+@needs_kapitan
+@pytest.mark.skipif(shutil.which("helm") is None, reason="no helm binary: Kapitan's helm fetch runs it")
+def test_same_helm_chart_and_output_as_kapitan(tmp_path, env):
+    """A chart repository built by helm itself: kcompile (no helm) unpacks what `helm pull` does."""
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    subprocess.run(["helm", "create", "mychart"], cwd=charts, check=True, capture_output=True)
+    chart_yaml = charts / "mychart" / "Chart.yaml"
+    for version in ("1.2.0", "1.3.0-rc1", "2.0.0"):  # ^1.0.0 must pick 1.2.0
+        chart_yaml.write_text(re.sub(r"(?m)^version: .*$", f"version: {version}",
+                                     chart_yaml.read_text()))
+        subprocess.run(["helm", "package", "mychart"], cwd=charts, check=True,
+                       capture_output=True)
+    with http_server() as srv:
+        subprocess.run(["helm", "repo", "index", ".", "--url", srv.base], cwd=charts,
+                       check=True, capture_output=True)
+        for f in charts.iterdir():
+            if f.is_file():
+                srv.serve(f"/{f.name}", f.read_bytes())
+        deps = [{"type": "helm", "source": srv.base, "chart_name": "mychart",
+                 "version": "^1.0.0", "output_path": "charts/mychart"}]
+        items = {"t": [{"input_type": "helm", "input_paths": ["charts/mychart"],
+                        "output_path": "manifests",
+                        "helm_params": {"name": "rel", "namespace": "ns"}}]}
+        ours = write_project(tmp_path / "ours", {"t": deps}, compile_items=items)
+        theirs = write_project(tmp_path / "theirs", {"t": deps}, compile_items=items)
+        run = kcompile("--fetch", cwd=ours, env=env)
+        assert run.code == 0, run.err
+        proc = subprocess.run([str(KAPITAN), "compile", "--fetch"], cwd=theirs,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    assert "version: 1.2.0" in (ours / "charts/mychart/Chart.yaml").read_text()
+    assert content(ours / "charts") == content(theirs / "charts")
+    assert content(ours / "compiled") == content(theirs / "compiled")
