@@ -154,3 +154,31 @@ def test_a_stale_lock_is_taken_over_with_one_notice(tmp_path):
     assert lock.read_text() == ""  # released cleanly: the next run has nothing to take over
     run = kcompile(cwd=root)
     assert "took over" not in run.err
+
+
+
+def test_kill_9_of_the_run_also_ends_the_helm_a_worker_runs(tmp_path):
+    root = write_tree(tmp_path / "p", {
+        "inventory/classes/common.yml": COMMON_CLASS,
+        "inventory/targets/t.yml": (
+            "classes: [common]\nparameters:\n  kapitan:\n    compile:\n"
+            "      - input_type: helm\n        input_paths: [charts/c]\n"
+            "        output_path: out\n        helm_path: ./slowhelm\n"),
+        "charts/c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+        # A stand-in helm that hangs: what a stuck helm does when the run is killed.
+        "slowhelm": "#!/bin/sh\necho started > started\nexec sleep 120\n",
+    })
+    (root / "slowhelm").chmod(0o755)
+    proc = start(root)
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "started").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.02)
+        assert len(processes_in(root)) == 3  # the run, its worker and helm
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert wait_no_processes(root) == []
+    finally:
+        for pid in processes_in(root):
+            os.kill(pid, signal.SIGKILL)

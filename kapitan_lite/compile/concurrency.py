@@ -36,9 +36,9 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
 
 from ..errors import Problem
+from ..lifetime import die_with_parent
 from .target import CompileJob, TargetResult, compile_target
 
-_PR_SET_PDEATHSIG = 1
 _SLOT_SIZE = 4096
 _LEN = struct.Struct("<I")
 _COMPONENT_TYPES = {"kadet", "jsonnet"}
@@ -81,18 +81,6 @@ class _Worker:
     target: str | None = None  # the target it was last given
 
 
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel SIGKILL this process when ``parent`` dies; exit if it already has."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the getppid check and EOF remain
-        pass
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
-
-
 def _serve(job: CompileJob, conn: Connection, slot: _Slot) -> None:
     job.on_item = slot.write
     while True:
@@ -125,7 +113,7 @@ def _spawn(job: CompileJob, others: Sequence[_Worker], close_fds: Sequence[int])
     if pid == 0:  # the worker
         code = 0
         try:
-            _die_with_parent(parent)
+            die_with_parent(parent)
             # The parent handles Ctrl-C and SIGTERM and kills the workers itself.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)

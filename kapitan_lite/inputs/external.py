@@ -20,6 +20,7 @@ import shlex
 import subprocess
 from typing import Any
 
+from ..lifetime import child_dies_with_us
 from .base import InputError, TargetEnv
 
 PLACEHOLDER = "${compiled_target_dir}"
@@ -52,7 +53,8 @@ class ExternalInput:
         try:
             proc = subprocess.run(command, shell=True, env=command_env(item.get("env_vars") or {},
                                                                        target_dir),
-                                  capture_output=True, text=True, check=False)
+                                  capture_output=True, text=True, check=False,
+                                  preexec_fn=child_dies_with_us())
         except OSError as exc:
             raise InputError(f"external: cannot run {input_path}: {exc}", ref=ref) from exc
         if proc.returncode != 0:

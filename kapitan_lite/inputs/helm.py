@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from ..lifetime import child_dies_with_us
 from .base import InputError, TargetEnv
 from .objects import write_objects
 
@@ -125,7 +126,8 @@ def run_helm(binary: str, args: list[str], stdout_path: str | None) -> None:
     try:
         with open(stdout_path, "wb") if stdout_path else open(os.devnull, "wb") as out:
             proc = subprocess.run([binary, *args], stdout=out, stderr=subprocess.PIPE,
-                                  timeout=timeout, check=False)
+                                  timeout=timeout, check=False,
+                                  preexec_fn=child_dies_with_us())
     except FileNotFoundError:
         raise RuntimeError(f"helm binary {binary!r} not found: install helm and put it on "
                            "PATH, or set helm_path in the item or KAPITAN_HELM_PATH") from None

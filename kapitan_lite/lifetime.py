@@ -1,0 +1,33 @@
+"""Processes that die with the process that started them.
+
+A compile worker, and the ``helm`` or ``external`` commands a worker runs,
+must not outlive the run, whatever killed it (``SIGKILL`` included): the
+kernel sends them ``SIGKILL`` when their parent dies (``PR_SET_PDEATHSIG``,
+Linux). Elsewhere the request is a no-op and the pipes' EOF remains.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when ``parent`` dies; exit if it already has."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def child_dies_with_us() -> Callable[[], None]:
+    """A ``preexec_fn`` for :mod:`subprocess`: the command dies when this process does."""
+    parent = os.getpid()
+    return lambda: die_with_parent(parent)
