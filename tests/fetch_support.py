@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
+from conftest import COMMON_CLASS
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
@@ -168,15 +169,6 @@ def http_server() -> Iterator[HttpServer]:
         srv.httpd.server_close()
 
 
-COMMON = """\
-parameters:
-  target_name: ${_reclass_:name:short}
-  kapitan:
-    vars:
-      target: ${target_name}
-"""
-
-
 def write_project(root: Path, targets: dict[str, list[dict]], classes: dict[str, dict] | None = None,
                   compile_items: dict[str, list[dict]] | None = None) -> Path:
     """A Kapitan project whose targets declare ``parameters.kapitan.dependencies``.
@@ -189,7 +181,7 @@ def write_project(root: Path, targets: dict[str, list[dict]], classes: dict[str,
     inv = root / "inventory"
     (inv / "classes").mkdir(parents=True, exist_ok=True)
     (inv / "targets").mkdir(parents=True, exist_ok=True)
-    (inv / "classes" / "common.yml").write_text(COMMON)
+    (inv / "classes" / "common.yml").write_text(COMMON_CLASS)
     for cls, params in classes.items():
         path = inv / "classes" / (cls.replace(".", "/") + ".yml")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -121,18 +121,9 @@ def test_a_component_that_exits_or_crashes_is_a_located_error(components, case):
 
 
 def test_kill_9_of_the_main_process_leaves_no_worker_and_no_held_lock(components):
-    proc = start(components, "-p", "2", env={"KDIE": "slow"})
-    try:
-        deadline = time.monotonic() + 60
-        while len(processes_in(components)) < 3:  # the run and its two workers
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        assert wait_no_processes(components) == []
-    finally:
-        for pid in processes_in(components):
-            os.kill(pid, signal.SIGKILL)
+    # Ready once the run and its two workers are up.
+    proc = _kill_9_when(components, lambda: len(processes_in(components)) >= 3,
+                        "-p", "2", env={"KDIE": "slow"})
     run = kcompile(cwd=components)
     assert run.code == 0, run.err
     assert run.err_lines[0] == (f"warning: took over the lock of kcompile run {proc.pid}, which "
@@ -169,16 +160,24 @@ def test_kill_9_of_the_run_also_ends_the_helm_a_worker_runs(tmp_path):
         "slowhelm": "#!/bin/sh\necho started > started\nexec sleep 120\n",
     })
     (root / "slowhelm").chmod(0o755)
-    proc = start(root)
+    _kill_9_when(root, (root / "started").exists, expect_processes=3)  # run, worker, helm
+
+
+def _kill_9_when(root: Path, ready, *args: str, env: dict | None = None,
+                 expect_processes: int | None = None):
+    """Start kcompile in ``root``, SIGKILL it once ``ready()``; assert nothing outlives it."""
+    proc = start(root, *args, env=env)
     try:
         deadline = time.monotonic() + 60
-        while not (root / "started").exists():
+        while not ready():
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.02)
-        assert len(processes_in(root)) == 3  # the run, its worker and helm
+        if expect_processes is not None:
+            assert len(processes_in(root)) == expect_processes
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert wait_no_processes(root) == []
     finally:
         for pid in processes_in(root):
             os.kill(pid, signal.SIGKILL)
+    return proc

@@ -133,13 +133,7 @@ def test_same_fetched_files_as_kapitan(tmp_path, env):
         ]
         # Kapitan fails on a target that writes nothing: give it one file to compile.
         items = {"t": [{"input_type": "copy", "input_paths": ["v/f.yaml"], "output_path": "."}]}
-        ours = write_project(tmp_path / "ours", {"t": deps}, compile_items=items)
-        theirs = write_project(tmp_path / "theirs", {"t": deps}, compile_items=items)
-        run = kcompile("fetch", cwd=ours, env=env)
-        assert run.code == 0, run.err
-        proc = subprocess.run([str(KAPITAN), "compile", "--fetch"], cwd=theirs,
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr
+        ours, theirs = _fetch_with_both(tmp_path, deps, items, env, "fetch")
     assert content(ours / "v") == content(theirs / "v")
     assert (ours / "v/sub/a.yml").exists()
 
@@ -168,13 +162,20 @@ def test_same_helm_chart_and_output_as_kapitan(tmp_path, env):
         items = {"t": [{"input_type": "helm", "input_paths": ["charts/mychart"],
                         "output_path": "manifests",
                         "helm_params": {"name": "rel", "namespace": "ns"}}]}
-        ours = write_project(tmp_path / "ours", {"t": deps}, compile_items=items)
-        theirs = write_project(tmp_path / "theirs", {"t": deps}, compile_items=items)
-        run = kcompile("--fetch", cwd=ours, env=env)
-        assert run.code == 0, run.err
-        proc = subprocess.run([str(KAPITAN), "compile", "--fetch"], cwd=theirs,
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr
+        ours, theirs = _fetch_with_both(tmp_path, deps, items, env, "--fetch")
     assert "version: 1.2.0" in (ours / "charts/mychart/Chart.yaml").read_text()
     assert content(ours / "charts") == content(theirs / "charts")
     assert content(ours / "compiled") == content(theirs / "compiled")
+
+
+def _fetch_with_both(tmp_path: Path, deps: list[dict], items: dict, env: dict,
+                     command: str) -> tuple[Path, Path]:
+    """The same project fetched by ``kcompile COMMAND`` and by ``kapitan compile --fetch``."""
+    ours = write_project(tmp_path / "ours", {"t": deps}, compile_items=items)
+    theirs = write_project(tmp_path / "theirs", {"t": deps}, compile_items=items)
+    run = kcompile(command, cwd=ours, env=env)
+    assert run.code == 0, run.err
+    proc = subprocess.run([str(KAPITAN), "compile", "--fetch"], cwd=theirs,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return ours, theirs
