@@ -11,8 +11,8 @@ warm), each round times, as whole processes with ``os.wait4``:
   one-same ``kcompile -t ONE --no-cache`` with nothing changed: ONE compiles,
            its files are equal, nothing is committed.
 
-Usage (the fleet from the shared bench kit):
-  python /work/shared/bench/gen_inventory.py --targets 1000 --out /tmp/fleet
+Usage:
+  python bench/gen_inventory.py --targets 1000 --out /tmp/fleet
   (cd /tmp/fleet && python -m kapitan_lite)
   python bench/commit_cost.py --project /tmp/fleet --target payments-apne1-prod-02-0119
 """

@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """Time kcompile against kapitan compile, side by side, on a generated corpus.
 
-Public tools only: the corpus comes from the shared bench kit's
-``gen_inventory.py``, kapitan 0.36.3 is installed into a side venv on first
-use (``$KAPITAN_VENV``, default ``.kapitan-venv``), and every run is a whole
+Public tools only: the corpus comes from ``bench/gen_inventory.py``, kapitan
+0.36.3 is installed into a side venv on first use (``$KAPITAN_VENV``, default ``.kapitan-venv``), and every run is a whole
 process timed with ``os.wait4`` (wall time, CPU time, peak RSS of the largest
 process). Commands alternate (A B A B ...) so drift hits both alike; the
 ratio is taken pair by pair and its median reported. Outputs are compared

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record what Kapitan 0.36.3 compiles for a generated bench corpus.
 
-Generates a corpus with ``gen_inventory.py`` (from the shared bench kit),
+Generates a corpus with ``gen_inventory.py`` (``bench/gen_inventory.py``),
 compiles it with ``kapitan compile`` in a side venv (never a dependency of
 ours), and writes a manifest of the output: one line per directory
 (``dir <path>``) and per file (``<sha256> <mode> <path>``). The test
@@ -30,9 +30,9 @@ from regen import ensure_kapitan, kapitan_env  # noqa: E402
 
 
 def default_gen() -> Path:
-    """``gen_inventory.py`` from the shared bench kit beside this checkout."""
+    """The fleet generator, ``bench/gen_inventory.py`` (``$KCOMPILE_GEN_INVENTORY`` wins)."""
     env = os.environ.get("KCOMPILE_GEN_INVENTORY")
-    return Path(env) if env else REPO.parent / "shared" / "bench" / "gen_inventory.py"
+    return Path(env) if env else REPO / "bench" / "gen_inventory.py"
 
 
 def manifest_path(targets: int, seed: int) -> Path:
@@ -55,7 +55,7 @@ def tree_manifest(root: Path) -> list[str]:
 
 
 def generate(gen: Path, targets: int, seed: int, out: Path) -> None:
-    """Write a corpus with the shared generator."""
+    """Write a corpus with ``bench/gen_inventory.py``."""
     subprocess.run([sys.executable, str(gen), "--targets", str(targets), "--seed", str(seed),
                     "--out", str(out)], check=True, capture_output=True)
 

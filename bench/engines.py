@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Inventory engines side by side: wall time and peak memory, each in a fresh process.
 
-For one corpus (generated with the shared ``gen_inventory.py`` or given with
+For one corpus (generated with ``bench/gen_inventory.py`` or given with
 ``--corpus``) it runs, each under ``/usr/bin/time -v``:
 
 * ``kcompile inventory --format json`` with the native engine (``kapitan-lite``);
@@ -34,15 +34,9 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def default_gen() -> Path:
-    """``gen_inventory.py`` of the shared bench kit."""
+    """The fleet generator, ``bench/gen_inventory.py`` (``$KCOMPILE_GEN_INVENTORY`` wins)."""
     env = os.environ.get("KCOMPILE_GEN_INVENTORY")
-    if env:
-        return Path(env)
-    for base in (REPO.parent, REPO.parent.parent):
-        cand = base / "shared" / "bench" / "gen_inventory.py"
-        if cand.is_file():
-            return cand
-    return REPO.parent / "shared" / "bench" / "gen_inventory.py"
+    return Path(env) if env else REPO / "bench" / "gen_inventory.py"
 
 
 def drive(engine: str, root: str) -> None:

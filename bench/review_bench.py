@@ -41,9 +41,9 @@ GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.
 
 
 def default_gen() -> Path:
-    """``gen_inventory.py`` from the shared bench kit beside this checkout."""
+    """The fleet generator, ``bench/gen_inventory.py`` (``$KCOMPILE_GEN_INVENTORY`` wins)."""
     env = os.environ.get("KCOMPILE_GEN_INVENTORY")
-    return Path(env) if env else REPO.parent / "shared" / "bench" / "gen_inventory.py"
+    return Path(env) if env else REPO / "bench" / "gen_inventory.py"
 
 
 def run(cmd: list[str], cwd: Path) -> tuple[float, float]:

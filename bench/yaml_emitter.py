@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time the fast YAML writer against PyYAML (Kapitan's dumper configuration) on a corpus.
 
-Generates a corpus with the shared bench kit's ``gen_inventory.py``, then:
+Generates a corpus with ``bench/gen_inventory.py``, then:
 
 * ``inventory``: the resolved inventory of every target (what ``kcompile
   inventory`` prints) with ``dump_inventory_yaml`` and its PyYAML reference;

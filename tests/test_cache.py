@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, content, kcompile, simple_project, write_tree
 
-GEN = REPO.parent / "shared" / "bench" / "gen_inventory.py"
+GEN = REPO / "bench" / "gen_inventory.py"
 SKIP = {"compiled", ".kcompile-cache", ".kcompile-staging"}
 
 

@@ -1,7 +1,7 @@
 """The 200-target bench corpus compiles byte for byte as Kapitan 0.36.3 compiles it.
 
 The manifest in tests/data was written by bench/corpus_parity.py from a real
-``kapitan compile``. The corpus itself comes from the shared bench kit's
+``kapitan compile``. The corpus itself comes from the project's
 ``gen_inventory.py`` (deterministic for a seed).
 """
 
