@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from .errors import Problem, UserError
+from .inventory.engine import engine_problem
 
 KAPITAN_VERSION = "0.36.3"
 FILE = ".kapitan"
@@ -62,6 +63,14 @@ def _list(value: Any) -> tuple[str, ...]:
     return tuple(_str(v) for v in value)
 
 
+def _backend(value: Any) -> str:
+    name = _str(value)
+    problem = engine_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
 def _style(value: Any) -> str:
     if value not in ("literal", "folded", "double-quotes"):
         raise ValueError("must be literal, folded or double-quotes")
@@ -75,7 +84,7 @@ OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "refs-path": ("refs_path", _str),
     "search-paths": ("search_paths", _list),
     "jinja2-filters": ("jinja2_filters", _str),
-    "inventory-backend": ("backend", _str),
+    "inventory-backend": ("backend", _backend),
     "compose-target-name": ("compose_target_name", _bool),
     "compose-node-name": ("compose_target_name", _bool),
     "parallelism": ("parallelism", _int),

@@ -100,3 +100,24 @@ def test_embed_refs_is_read(opts_project):
     (opts_project / ".kapitan").write_text("compile:\n  search-paths: [., vendor]\n"
                                            "  embed-refs: true\n")
     assert kcompile(cwd=opts_project).code == 0
+
+
+@pytest.mark.parametrize("where", ["global", "inventory_backend", "flag"])
+def test_omegaconf_backend_is_refused_saying_what_to_do(tmp_path: Path, where: str):
+    (tmp_path / "inventory/targets").mkdir(parents=True)
+    (tmp_path / "inventory/targets/t.yml").write_text("parameters: {a: 1}\n")
+    args: tuple[str, ...] = ()
+    if where == "flag":
+        args = ("--inventory-backend", "omegaconf")
+    else:
+        (tmp_path / ".kapitan").write_text(f"# omegaconf\n{where}:\n  inventory-backend: omegaconf\n")
+    for command in (("inventory",), ()):
+        run = kcompile(*command, *args, cwd=tmp_path)
+        assert run.code == 2, run.err
+        first = run.err_lines[0]
+        where_shown = "--inventory-backend" if where == "flag" else \
+            f".kapitan:3: {where}.inventory-backend"
+        assert first.startswith(f"{where_shown} omegaconf is not supported"), first
+        assert "compile this project with kapitan" in first
+        assert "Traceback" not in run.err
+    assert not (tmp_path / "compiled").exists()

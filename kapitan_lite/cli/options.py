@@ -19,6 +19,7 @@ import click
 from .. import dotkapitan
 from ..errors import UserError, one_line, os_problem
 from ..inventory import DEFAULT_ENGINE, ENGINES
+from ..inventory.engine import REFUSED, engine_problem
 from ..project import Settings, find_root
 
 EXIT_USER = 2
@@ -29,7 +30,8 @@ COMMON = [
     click.option("--output-path", default=None, help="Output goes to OUTPUT_PATH/compiled [.]."),
     click.option("--refs-path", default=None, help="Refs directory [refs]."),
     click.option("--backend", "--inventory-backend", "backend", default=None,
-                 type=click.Choice(ENGINES), help=f"Inventory engine [{DEFAULT_ENGINE}]."),
+                 type=click.Choice((*ENGINES, *REFUSED)),
+                 help=f"Inventory engine [{DEFAULT_ENGINE}]; omegaconf is refused, saying why."),
     click.option("--compose-target-name", is_flag=True, default=None,
                  help="Name targets by their path under targets/ (sub/t.yml -> sub.t)."),
     click.option("-J", "--search-paths", "search_paths", multiple=True,
@@ -112,6 +114,8 @@ def settings_from(opts: dict[str, Any], command: str = "compile") -> Settings:
     root = find_root(os.getcwd(), opts.get("inventory_path") or "inventory")
     os.chdir(root)
     opts.update(dotkapitan.apply(root, command, opts))
+    if opts.get("backend") and (problem := engine_problem(opts["backend"])):
+        raise UserError.of(f"--inventory-backend {problem}")
     inventory_path = opts.get("inventory_path") or "inventory"
     search = tuple(opts.get("search_paths") or ()) or (".", "lib")
     output_path = opts.get("output_path") or "."

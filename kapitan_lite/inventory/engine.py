@@ -9,6 +9,22 @@ from .engine_api import Engine
 # The first is the default: kapitan-lite's own engine; the others are kept for cross-checking.
 ENGINES = ("kapitan-lite", "reclass", "reclass-rs")
 DEFAULT_ENGINE = ENGINES[0]
+# Backends Kapitan has that kcompile refuses, with what to do instead.
+REFUSED = {
+    "omegaconf": "not supported: it is experimental in Kapitan 0.36.3 (a pre-release "
+                 "omegaconf, its own syntax and merge rules), so kcompile cannot promise "
+                 "Kapitan's output for it; compile this project with kapitan, or use "
+                 "a reclass inventory (kapitan-lite, reclass or reclass-rs)",
+}
+
+
+def engine_problem(name: str) -> str | None:
+    """Why ``name`` can't be used as an inventory backend (``NAME is ...``), or None if it can."""
+    if name in ENGINES:
+        return None
+    if name in REFUSED:
+        return f"{name} is {REFUSED[name]}"
+    return f"{name!r} is not an inventory backend (choose from {', '.join(ENGINES)})"
 
 
 def make_engine(name: str, inventory_path: str, config: dict[str, Any]) -> Engine:
@@ -25,4 +41,4 @@ def make_engine(name: str, inventory_path: str, config: dict[str, Any]) -> Engin
         from .reclass_rs_engine import ReclassRsEngine
 
         return ReclassRsEngine(inventory_path, config)
-    raise ValueError(f"unknown inventory backend {name!r} (choose from {', '.join(ENGINES)})")
+    raise ValueError(f"inventory backend {engine_problem(name)}")
