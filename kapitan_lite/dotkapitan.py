@@ -30,9 +30,9 @@ from typing import Any
 
 import yaml
 
+from . import KAPITAN_VERSION
 from .errors import Problem, UserError
 
-KAPITAN_VERSION = "0.36.3"
 FILE = ".kapitan"
 
 
