@@ -30,10 +30,10 @@ from typing import Any
 
 import yaml
 
+from . import KAPITAN_VERSION
 from .errors import Problem, UserError
 from .inventory.engine import engine_problem
 
-KAPITAN_VERSION = "0.36.3"
 FILE = ".kapitan"
 
 

@@ -14,10 +14,6 @@ import pytest
 from refs_support import KAPITAN, age_keys, gpg_keys, local_kms  # noqa: F401 (fixtures; KAPITAN for tests)
 
 REPO = Path(__file__).resolve().parent.parent
-# The shared kit (conformance corpus, bench generator) lies beside the checkout
-# (CI) or beside the worktrees' parent (a worktree under <root>/wt/).
-SHARED = next((p / "shared" for p in (REPO.parent, REPO.parent.parent)
-               if (p / "shared").is_dir()), REPO.parent / "shared")
 
 
 @dataclass

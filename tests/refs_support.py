@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kapitan_venv import ensure_kapitan
 
-# kapitan 0.36.3 in a side venv (never a dependency): .ci/run installs it there;
-# tests that compare with real Kapitan skip when it is absent.
-KAPITAN = (Path(os.environ.get("KAPITAN_VENV", Path(__file__).resolve().parent.parent
-                               / ".kapitan-venv")) / "bin" / "kapitan")
-needs_kapitan = pytest.mark.skipif(not KAPITAN.exists(), reason="kapitan 0.36.3 not installed")
+# kapitan 0.36.3 in a side venv (never a dependency), installed by the tests
+# themselves on first use; tests that compare with real Kapitan skip without it.
+KAPITAN, KAPITAN_MISSING = ensure_kapitan()
+needs_kapitan = pytest.mark.skipif(bool(KAPITAN_MISSING), reason=KAPITAN_MISSING)
 needs_gpg = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg not installed")
 
 

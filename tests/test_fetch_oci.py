@@ -16,7 +16,7 @@ import yaml
 from conftest import kcompile
 from fetch_support import tar_gz, write_project
 from oci_registry import DIR_LAYER, running_registry
-from refs_support import KAPITAN
+from refs_support import KAPITAN, KAPITAN_MISSING
 
 from kapitan_lite.fetch.base import Dependency, FetchContext, FetchError
 from kapitan_lite.fetch.cache import ContentCache
@@ -344,8 +344,8 @@ def test_tls_verify_with_a_ca_bundle_or_off(tmp_path):
 def test_same_tree_as_kapitan_compile_fetch(tmp_path):
     """Kapitan 0.36.3 pulls with oras; both must write the same files, modes included."""
     python = KAPITAN.parent / "python"
-    if not python.exists():
-        pytest.skip("kapitan 0.36.3 not installed")
+    if KAPITAN_MISSING:
+        pytest.skip(KAPITAN_MISSING)
     if subprocess.run([str(python), "-c", "import oras"], capture_output=True).returncode:
         pytest.skip("Kapitan's venv has no oras (pip install 'kapitan[oci]==0.36.3')")
 

@@ -10,17 +10,14 @@ which .ci/run installs; without one they are skipped).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import REPO
-
-KAPITAN = Path(os.environ.get("KAPITAN_VENV", REPO / ".kapitan-venv")) / "bin" / "kapitan"
+from refs_support import KAPITAN, KAPITAN_MISSING
 
 
 def counts(out: str, name: str) -> tuple[int, int]:
@@ -44,8 +41,8 @@ def test_kapitan_examples_and_test_resources_are_byte_identical(tmp_path):
     assert counts(run.stdout, "examples/kubernetes") == ((9, 9) if helm else (8, 8)), run.stdout
     assert counts(run.stdout, "examples/terraform") == (3, 3), run.stdout
     assert counts(run.stdout, "examples/docker") == (1, 1), run.stdout
-    if not KAPITAN.exists():
-        pytest.skip(f"tests/test_resources not compared: no kapitan at {KAPITAN}")
+    if KAPITAN_MISSING:
+        pytest.skip(f"tests/test_resources not compared: {KAPITAN_MISSING}")
     # Without helm, kapitan compiles 9 of its 19 test targets; with helm, 17.
     same, compared = counts(run.stdout, "tests/test_resources")
     assert same == compared == (17 if helm else 9), run.stdout

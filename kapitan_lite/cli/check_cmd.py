@@ -7,15 +7,16 @@ from typing import Any
 import click
 
 from ..errors import UserError
-from .options import COMMON, apply_options, merge_opts, run_action, settings_from
+from .options import COMMON, OUTPUT, apply_options, merge_opts, run_action, settings_from
 
 EXIT_DIFFERENT = 1
 
 
 @click.command("check")
-@apply_options(COMMON)
 @click.option("-t", "--targets", "targets", multiple=True,
               help="Check only this target; repeatable (-t a -t b, or -t a b).")
+@apply_options(COMMON)
+@apply_options(OUTPUT)
 @click.pass_context
 def check_cmd(ctx: click.Context, **local: Any) -> None:
     """Compile aside and compare with compiled/: exit 1 with a per-target summary

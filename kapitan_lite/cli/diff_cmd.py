@@ -7,22 +7,24 @@ from typing import Any
 import click
 
 from ..errors import one_line
-from .options import COMMON, EXIT_USER, apply_options, merge_opts, run_action, settings_from
+from .options import COMMON, EXIT_USER, OUTPUT, apply_options, merge_opts, run_action, settings_from
 
 
 @click.command("diff")
-@apply_options(COMMON)
 @click.option("--base", default="HEAD", show_default=True, help="The revision to compare with.")
 @click.option("--head", default=None, help="The revision to compare [the working tree].")
 @click.option("-t", "--targets", "targets", multiple=True,
               help="Only this target; repeatable (-t a -t b, or -t a b).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
-              default="text", show_default=True)
+              default="text", show_default=True, help="text for a terminal, markdown for a PR "
+              "comment, json for tools.")
 @click.option("--committed", is_flag=True,
               help="Compare the committed compiled/ trees instead of compiling.")
 @click.option("--max-size", type=click.IntRange(min=2000), default=None,
               help="Markdown: cut the report to this many characters [60000].")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when something differs.")
+@apply_options(COMMON)
+@apply_options(OUTPUT)
 @click.pass_context
 def diff_cmd(ctx: click.Context, base: str, head: str | None, fmt: str, committed: bool,
              max_size: int | None, exit_code: bool, **local: Any) -> None:

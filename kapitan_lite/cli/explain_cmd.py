@@ -10,7 +10,15 @@ import click
 from ..errors import UserError
 from ..inventory import Inventory
 from ..inventory.native.provenance import Contribution, Explanation, Reference, key_path
-from .options import COMMON, apply_options, merge_opts, run_action, settings_from
+from .options import (
+    COMPOSE_TARGET_NAME,
+    DEBUG,
+    INVENTORY_PATH,
+    apply_options,
+    merge_opts,
+    run_action,
+    settings_from,
+)
 
 
 def _show(value: Any) -> str:
@@ -49,9 +57,12 @@ def render_text(exp: Explanation) -> str:
 
 
 @click.command("explain")
-@apply_options(COMMON)
+@INVENTORY_PATH
+@COMPOSE_TARGET_NAME
 @click.option("-t", "--target", "target", required=True, help="The target.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="text for people, json for tools.")
+@apply_options(DEBUG)
 @click.argument("key")
 @click.pass_context
 def explain_cmd(ctx: click.Context, target: str, fmt: str, key: str, **local: Any) -> None:

@@ -7,7 +7,17 @@ from typing import Any
 import click
 
 from ..errors import UserError
-from .options import COMMON, apply_options, merge_opts, parse_labels, run_action, settings_from
+from .options import (
+    DEBUG,
+    INVENTORY,
+    OUTPUT_PATH,
+    VERBOSE,
+    apply_options,
+    merge_opts,
+    parse_labels,
+    run_action,
+    settings_from,
+)
 
 
 def fetch_targets(opts: dict[str, Any]) -> int:
@@ -43,7 +53,6 @@ def fetch_targets(opts: dict[str, Any]) -> int:
 
 
 @click.command("fetch")
-@apply_options(COMMON)
 @click.option("-t", "--targets", "targets", multiple=True,
               help="Fetch this target's dependencies; repeatable (-t a -t b, or -t a b).")
 @click.option("-l", "--labels", "labels", multiple=True,
@@ -57,6 +66,10 @@ def fetch_targets(opts: dict[str, Any]) -> int:
 @click.option("--force", "--force-fetch", "force_fetch", is_flag=True, default=None,
               help="Replace existing files (else they are kept, as Kapitan does).")
 @click.argument("sources", nargs=-1)
+@apply_options(INVENTORY)
+@apply_options(OUTPUT_PATH)
+@apply_options(VERBOSE)
+@apply_options(DEBUG)
 @click.pass_context
 def fetch_cmd(ctx: click.Context, **local: Any) -> None:
     """Fetch the dependencies (git, http, helm, oci) of all or the selected targets."""

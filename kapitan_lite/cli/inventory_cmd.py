@@ -12,7 +12,7 @@ from ..errors import UserError
 from ..inventory import Inventory
 from ..json_indent import IndentedJSON
 from ..outputs import dump_inventory_yaml_chunks
-from .options import COMMON, apply_options, merge_opts, run_action, settings_from
+from .options import DEBUG, INVENTORY, apply_options, merge_opts, run_action, settings_from
 
 
 def _pattern_get(data: Any, pattern: str) -> Any:
@@ -50,10 +50,12 @@ def _stream_json(inv: Inventory) -> None:
 
 
 @click.command("inventory")
-@apply_options(COMMON)
+@apply_options(INVENTORY)
 @click.option("-t", "--target", "target", default=None, help="Only this target.")
 @click.option("--pattern", default=None, help="Only this key of the target, e.g. parameters.a.b.")
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
+              show_default=True, help="Output format.")
+@apply_options(DEBUG)
 @click.pass_context
 def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, fmt: str,
                   **local: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .. import __version__
+from .. import KAPITAN_VERSION, __version__
 from .compile_cmd import compile_cmd, compile_targets
 from .options import COMMON, FETCH, OUTPUT, REVEAL, SELECT, apply_options, run_action
 
@@ -44,7 +44,8 @@ class _Group(click.Group):
 @apply_options(OUTPUT)
 @apply_options(REVEAL)
 @apply_options(FETCH)
-@click.version_option(__version__, prog_name="kcompile")
+@click.version_option(__version__, prog_name="kcompile",
+                      message=f"%(prog)s %(version)s (output of kapitan {KAPITAN_VERSION})")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:
     """Compile a Kapitan inventory into compiled/ (kcompile with no command compiles)."""

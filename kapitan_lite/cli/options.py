@@ -25,33 +25,63 @@ from ..project import Settings, find_root
 EXIT_USER = 2
 EXIT_INTERNAL = 3
 
-COMMON = [
-    click.option("--inventory-path", default=None, help="Inventory directory [inventory]."),
+# Each command declares the options it uses, picked from these lists, so that
+# its --help shows only those. The group (``kcompile`` with no command) takes
+# every option of ``compile``; options given before a sub-command are merged
+# into it (:func:`merge_opts`).
+
+# Where the inventory is and how it is read.
+INVENTORY_PATH = click.option("--inventory-path", default=None,
+                              help="Inventory directory (classes/, targets/) [inventory].")
+BACKEND = click.option("--backend", "--inventory-backend", "backend", default=None,
+                       type=click.Choice((*ENGINES, *REFUSED)),
+                       help=f"Inventory engine [{DEFAULT_ENGINE}]; omegaconf is refused, saying why.")
+COMPOSE_TARGET_NAME = click.option(
+    "--compose-target-name", is_flag=True, default=None,
+    help="Name targets by their path under targets/ (sub/t.yml -> sub.t).")
+INVENTORY = [INVENTORY_PATH, BACKEND, COMPOSE_TARGET_NAME]
+OUTPUT_PATH = [
     click.option("--output-path", default=None, help="Output goes to OUTPUT_PATH/compiled [.]."),
+]
+REFS_PATH = [
     click.option("--refs-path", default=None, help="Refs directory [refs]."),
-    click.option("--backend", "--inventory-backend", "backend", default=None,
-                 type=click.Choice((*ENGINES, *REFUSED)),
-                 help=f"Inventory engine [{DEFAULT_ENGINE}]; omegaconf is refused, saying why."),
-    click.option("--compose-target-name", is_flag=True, default=None,
-                 help="Name targets by their path under targets/ (sub/t.yml -> sub.t)."),
+]
+# What components read: search paths and Jinja2 filters.
+INPUTS = [
     click.option("-J", "--search-paths", "search_paths", multiple=True,
                  help="Search paths for inputs [. lib]; repeatable."),
     click.option("--jinja2-filters", default=None,
                  help="Custom Jinja2 filters file [lib/jinja2_filters.py]."),
+]
+WORKERS = [
     click.option("-p", "--parallelism", type=click.IntRange(min=1), default=None,
                  help="Worker processes [one per CPU]."),
-    click.option("-v", "--verbose", is_flag=True, default=None, help="Say more."),
-    click.option("--debug", is_flag=True, default=None, help="Show tracebacks."),
 ]
+VERBOSE = [
+    click.option("-v", "--verbose", is_flag=True, default=None,
+                 help="Say more (one line per target, times)."),
+]
+# Every command: .kapitan's version pin applies to each, and so does --debug.
+DEBUG = [
+    click.option("--ignore-version-check", is_flag=True, default=None,
+                 help="Run even if .kapitan pins another Kapitan version."),
+    click.option("--debug", is_flag=True, default=None,
+                 help="Show tracebacks of errors."),
+]
+IDENTITY = [
+    click.option("--identity", "identities", multiple=True,
+                 help="age identity file for revealing age refs; repeatable "
+                      "[KCOMPILE_AGE_IDENTITY_FILE]."),
+]
+# Everything a compile reads from the command line, but what selects and reveals.
+COMMON = [*INVENTORY, *OUTPUT_PATH, *REFS_PATH, *INPUTS, *WORKERS, *VERBOSE, *DEBUG]
 # Refs options of compile (on the group too, so `kcompile --reveal` works).
 REVEAL = [
     click.option("--reveal/--no-reveal", "reveal", default=None,
                  help="Write revealed secrets into compiled/ (never the default)."),
     click.option("--embed-refs", is_flag=True, default=None,
                  help="Write ?{type:<base64>:embedded} tags that carry the ref itself."),
-    click.option("--identity", "identities", multiple=True,
-                 help="age identity file for revealing age refs; repeatable "
-                      "[KCOMPILE_AGE_IDENTITY_FILE]."),
+    *IDENTITY,
 ]
 # How compile writes generated objects (kadet, jsonnet, helm).
 OUTPUT = [
@@ -62,8 +92,6 @@ OUTPUT = [
                  help="YAML style of multi-line strings [literal]."),
     click.option("--yaml-dump-null-as-empty", is_flag=True, default=None,
                  help="Write YAML nulls as nothing (`key:`) instead of `null`."),
-    click.option("--ignore-version-check", is_flag=True, default=None,
-                 help="Compile even if .kapitan pins another Kapitan version."),
 ]
 # Dependency fetch before a compile (Kapitan's flags; .kapitan's compile: fetch: true).
 FETCH = [

@@ -10,10 +10,18 @@ from typing import Any
 import click
 
 from ..errors import Problem, UserError
-from .options import COMMON, apply_options, merge_opts, run_action, settings_from
+from .options import (
+    DEBUG,
+    IDENTITY,
+    INVENTORY,
+    REFS_PATH,
+    VERBOSE,
+    apply_options,
+    merge_opts,
+    run_action,
+    settings_from,
+)
 
-IDENTITY = click.option("--identity", "identities", multiple=True,
-                        help="age identity file; repeatable [KCOMPILE_AGE_IDENTITY_FILE].")
 RECIPIENT = click.option("--recipient", "-R", "recipients", multiple=True,
                          help="gpg recipient (name, e-mail, fingerprint) or age1... key; repeatable.")
 KEY = click.option("--key", "-K", default=None,
@@ -75,15 +83,13 @@ def _ref_problems(exc: Exception, default_path: str = "") -> UserError:
 
 
 @click.group("refs")
-@apply_options(COMMON)
 @click.pass_context
-def refs_cmd(ctx: click.Context, **local: Any) -> None:
+def refs_cmd(ctx: click.Context) -> None:
     """Write, reveal and rotate secret refs in refs/."""
-    ctx.obj = merge_opts(ctx, local)
+    ctx.obj = dict(ctx.obj or {})
 
 
 @refs_cmd.command("write")
-@apply_options(COMMON)
 @click.argument("token")
 @click.option("-f", "--file", "file_name", required=True, help="File with the value, or - for stdin.")
 @click.option("--base64", "encode_base64", is_flag=True,
@@ -96,6 +102,9 @@ def refs_cmd(ctx: click.Context, **local: Any) -> None:
 @click.option("--vault-mount", default=None, help="vaultkv mount [secret].")
 @click.option("--vault-path", default=None, help="vaultkv path in vault [the ref path].")
 @click.option("--vault-key", default=None, help="vaultkv key in the secret.")
+@apply_options(REFS_PATH)
+@apply_options(INVENTORY)
+@apply_options(DEBUG)
 @click.pass_context
 def write_cmd(ctx: click.Context, token: str, file_name: str, encode_base64: bool, binary: bool,
               recipients: tuple[str, ...], key: str | None, target: str | None,
@@ -134,12 +143,13 @@ def write_cmd(ctx: click.Context, token: str, file_name: str, encode_base64: boo
 
 
 @refs_cmd.command("reveal")
-@apply_options(COMMON)
 @click.option("--ref-file", default=None, help="Print the value of this ref file.")
 @click.option("-f", "--file", "file_name", default=None,
               help="Print this file (or directory, or - for stdin) with its tags revealed.")
 @click.option("--tag", default=None, help="Print this string with its tags revealed.")
-@IDENTITY
+@apply_options(IDENTITY)
+@apply_options(REFS_PATH)
+@apply_options(DEBUG)
 @click.pass_context
 def reveal_cmd(ctx: click.Context, ref_file: str | None, file_name: str | None, tag: str | None,
                identities: tuple[str, ...], **local: Any) -> None:
@@ -192,7 +202,6 @@ def _infer_target(path: str, targets: set[str]) -> str | None:
 
 
 @refs_cmd.command("rotate")
-@apply_options(COMMON)
 @click.argument("tokens", nargs=-1)
 @click.option("--all", "all_refs", is_flag=True, help="Every encrypted ref in refs/.")
 @click.option("--type", "types", multiple=True,
@@ -200,7 +209,11 @@ def _infer_target(path: str, targets: set[str]) -> str | None:
 @RECIPIENT
 @KEY
 @TARGET
-@IDENTITY
+@apply_options(IDENTITY)
+@apply_options(REFS_PATH)
+@apply_options(INVENTORY)
+@apply_options(VERBOSE)
+@apply_options(DEBUG)
 @click.pass_context
 def rotate_cmd(ctx: click.Context, tokens: tuple[str, ...], all_refs: bool, types: tuple[str, ...],
                recipients: tuple[str, ...], key: str | None, target: str | None,

@@ -103,7 +103,7 @@ class JsonnetInput:
             import _jsonnet
         except ImportError as exc:
             raise InputError("input_type jsonnet needs the jsonnet package: "
-                             "pip install 'kapitan-lite[jsonnet]'", input_path) from exc
+                             "a dependency of kapitan-lite: reinstall it", input_path) from exc
         search_paths = list(env.search_paths)
         try:
             text = _jsonnet.evaluate_file(

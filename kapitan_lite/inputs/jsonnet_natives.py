@@ -170,7 +170,7 @@ def jsonschema_validate(obj: str, schema_obj: str) -> dict[str, Any]:
         import jsonschema
     except ImportError as exc:
         raise RuntimeError("kapitan.libjsonnet jsonschema() needs the jsonschema package: "
-                           "pip install 'kapitan-lite[jsonnet]'") from exc
+                           "pip install 'kapitan-lite[jsonschema]'") from exc
     try:
         jsonschema.validate(json.loads(obj), json.loads(schema_obj),
                             format_checker=jsonschema.FormatChecker())

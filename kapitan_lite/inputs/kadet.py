@@ -93,7 +93,7 @@ class KadetInput:
                              input_path)
         if importlib.util.find_spec("kadet") is None:
             raise InputError("input_type kadet needs the kadet package: "
-                             "pip install 'kapitan-lite[kadet]'", input_path)
+                             "a dependency of kapitan-lite: reinstall it", input_path)
         input_params = dict(item.get("input_params") or {})
         input_params.setdefault("compile_path", out_dir)
         output = self._run(init_path, input_params, env)

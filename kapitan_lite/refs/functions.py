@@ -23,9 +23,8 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from types import ModuleType
+from typing import Any
 
 from .store import RefError
 
@@ -97,7 +96,19 @@ def fn_sha256(ctx: FunctionContext, salt: str = "") -> None:
     ctx.data = hashlib.sha256(f"{salt}:{ctx.data}".encode()).hexdigest()
 
 
-def _pem(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> str:
+def _crypto(fn: str) -> tuple[ModuleType, ModuleType, ModuleType]:
+    """cryptography's serialization, rsa and ed25519 modules: an extra, loaded only for keys."""
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    except ImportError:
+        raise RefError(f"{fn}: needs the cryptography package: "
+                       "pip install 'kapitan-lite[keys]'") from None
+    return serialization, rsa, ed25519
+
+
+def _pem(key: Any) -> str:
+    serialization = _crypto("keys")[0]
     return key.private_bytes(encoding=serialization.Encoding.PEM,
                              format=serialization.PrivateFormat.PKCS8,
                              encryption_algorithm=serialization.NoEncryption()).decode()
@@ -108,12 +119,13 @@ def fn_rsa(ctx: FunctionContext, key_size: str = "4096") -> None:
     bits = _count(key_size, "rsa")
     if bits < 1024:
         raise RefError(f"rsa: {bits} bits is too small (1024 at least)")
+    rsa = _crypto("rsa")[1]
     ctx.data = _pem(rsa.generate_private_key(public_exponent=65537, key_size=bits))
 
 
 def fn_ed25519(ctx: FunctionContext) -> None:
     """A new Ed25519 private key, PKCS8 PEM."""
-    ctx.data = _pem(ed25519.Ed25519PrivateKey.generate())
+    ctx.data = _pem(_crypto("ed25519")[2].Ed25519PrivateKey.generate())
 
 
 def fn_publickey(ctx: FunctionContext) -> None:
@@ -121,6 +133,7 @@ def fn_publickey(ctx: FunctionContext) -> None:
     if not ctx.data:
         raise RefError("publickey: no private key; try something like "
                        "'||reveal:path/to/private_key|publickey'")
+    serialization = _crypto("publickey")[0]
     pem = ctx.data
     if ctx.encoding == "base64":
         pem = base64.b64decode(pem).decode()
