@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,15 @@ def test_cli_flag_dotkapitan_and_unmatched(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.splitlines()[0] == ("inventory/classes/unused.yml:3: class pattern "
                                           "'nope.*' matches no class (--enable-class-wildcards)")
+
+
+def test_a_new_class_reaches_the_cached_targets_its_pattern_matches(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    shutil.copytree(REPO / "tests/golden/projects/class_wildcards", root)
+    assert _kcompile(root).returncode == 0
+    (root / "inventory/classes/apps/zz.yml").write_text("parameters:\n  order: [apps.zz]\n")
+    again = _kcompile(root)
+    assert again.returncode == 0, again.stderr
+    assert "apps.zz" in (root / "compiled/globs/classes.txt").read_text()
+    assert "apps.zz" not in (root / "compiled/plain/classes.txt").read_text()
+    assert "1 unchanged (cache)" in again.stderr  # plain has no pattern: still cached
