@@ -87,6 +87,7 @@ OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "inventory-backend": ("backend", _backend),
     "compose-target-name": ("compose_target_name", _bool),
     "compose-node-name": ("compose_target_name", _bool),
+    "enable-class-wildcards": ("class_wildcards", _bool),
     "parallelism": ("parallelism", _int),
     "verbose": ("verbose", _bool),
     "indent": ("indent", _int),
@@ -105,7 +106,8 @@ OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 # refused when turned on, rather than silently compiling something else.
 UNSUPPORTED: dict[str, str] = {}
 # Kapitan reads some options from their own section rather than the command's.
-SECTIONS = {"inventory-backend": "inventory_backend", "compose-target-name": "global"}
+SECTIONS = {"inventory-backend": "inventory_backend", "compose-target-name": "global",
+            "enable-class-wildcards": "inventory_backend"}
 
 
 def _load(path: str) -> tuple[dict[str, Any], dict[str, int]]:

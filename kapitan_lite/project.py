@@ -45,6 +45,7 @@ class Settings:
     backend: str = DEFAULT_ENGINE
     parallelism: int = 0
     compose_target_name: bool = False
+    class_wildcards: bool = False  # --enable-class-wildcards
     reveal: bool = False
     embed_refs: bool = False
     identities: tuple[str, ...] = ()  # age identity files (--identity)
@@ -87,6 +88,7 @@ class Settings:
             "parallelism": self.parallelism or None,
             "verbose": self.verbose,
             "compose_target_name": self.compose_target_name,
+            "enable_class_wildcards": self.class_wildcards,
             "yaml_multiline_string_style": self.yaml_multiline_string_style,
             "yaml_dump_null_as_empty": self.yaml_dump_null_as_empty,
             "prune": False,

@@ -103,7 +103,8 @@ def _fetch_first(settings: Any, opts: dict[str, Any], names: list[str],
     from ..fetch.run import FetchOptions, fetch_project, summary
     from ..inventory import Inventory
 
-    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name,
+                          settings.class_wildcards)
     selected = inventory.select(names or None, labels or None)
     report = fetch_project(inventory, selected, settings.output_path, settings.root,
                            force=force, only_force_fetch=not fetch,

@@ -72,7 +72,8 @@ def explain_cmd(ctx: click.Context, target: str, fmt: str, key: str, **local: An
     def action() -> int:
         settings = settings_from(opts)
         # Provenance comes from the native engine, whatever --backend says.
-        inv = Inventory(settings.inventory_path, "kapitan-lite", settings.compose_target_name)
+        inv = Inventory(settings.inventory_path, "kapitan-lite", settings.compose_target_name,
+                        settings.class_wildcards)
         inv.check_names([target])
         path = key_path(key)
         if not path:

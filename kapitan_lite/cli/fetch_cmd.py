@@ -37,7 +37,8 @@ def fetch_targets(opts: dict[str, Any]) -> int:
                            "after --update")
     if opts.get("locked") and opts.get("update"):
         raise UserError.of("use either --locked or --update, not both")
-    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name,
+                          settings.class_wildcards)
     selected = inventory.select(names or None, labels or None)
     options = FetchOptions(offline=bool(opts.get("offline")), locked=bool(opts.get("locked")),
                            update=sources if opts.get("update") else None,

@@ -64,7 +64,8 @@ def inventory_cmd(ctx: click.Context, target: str | None, pattern: str | None, f
 
     def action() -> int:
         settings = settings_from(opts, "inventory")
-        inv = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+        inv = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name,
+                        settings.class_wildcards)
         data: Any
         if target:
             data = inv.get(target)

@@ -20,6 +20,7 @@ _LAZY = {
     "check": ("check_cmd", "check_cmd"),
     "diff": ("diff_cmd", "diff_cmd"),
     "fetch": ("fetch_cmd", "fetch_cmd"),
+    "init": ("init_cmd", "init_cmd"),
 }
 
 

@@ -39,7 +39,10 @@ BACKEND = click.option("--backend", "--inventory-backend", "backend", default=No
 COMPOSE_TARGET_NAME = click.option(
     "--compose-target-name", is_flag=True, default=None,
     help="Name targets by their path under targets/ (sub/t.yml -> sub.t).")
-INVENTORY = [INVENTORY_PATH, BACKEND, COMPOSE_TARGET_NAME]
+CLASS_WILDCARDS = click.option(
+    "--enable-class-wildcards", "class_wildcards", is_flag=True, default=None,
+    help="Expand glob patterns (apps.*, dev-?, *) in classes: lists, as Kapitan 0.36.")
+INVENTORY = [INVENTORY_PATH, BACKEND, COMPOSE_TARGET_NAME, CLASS_WILDCARDS]
 OUTPUT_PATH = [
     click.option("--output-path", default=None, help="Output goes to OUTPUT_PATH/compiled [.]."),
 ]
@@ -163,6 +166,7 @@ def settings_from(opts: dict[str, Any], command: str = "compile") -> Settings:
         backend=opts.get("backend") or DEFAULT_ENGINE,
         parallelism=opts.get("parallelism") or 0,
         compose_target_name=bool(opts.get("compose_target_name")),
+        class_wildcards=bool(opts.get("class_wildcards")),
         reveal=bool(opts.get("reveal")),
         embed_refs=bool(opts.get("embed_refs")),
         identities=identities,

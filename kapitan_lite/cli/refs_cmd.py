@@ -47,7 +47,8 @@ def _split_token(token: str) -> tuple[str, str]:
 def _target_secrets(settings: Any, target: str) -> Any:
     from ..inventory import Inventory
 
-    inv = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    inv = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name,
+                    settings.class_wildcards)
     secrets = inv.get(target)["parameters"]["kapitan"].get("secrets")
     if not secrets:
         raise UserError.of(f"parameters.kapitan.secrets is not set in target {target}",
@@ -264,7 +265,8 @@ def rotate_cmd(ctx: click.Context, tokens: tuple[str, ...], all_refs: bool, type
                 if not explicit and not owner:
                     if inventory is None:
                         inventory = Inventory(settings.inventory_path, settings.backend,
-                                              settings.compose_target_name)
+                                              settings.compose_target_name,
+                                              settings.class_wildcards)
                     owner = _infer_target(path, set(inventory.targets))
                     if owner is None:
                         raise RefError(f"ref {type_name}:{path}: no new recipients or key "

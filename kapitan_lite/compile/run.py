@@ -83,7 +83,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             raise UserError.of(f"{what} names a file, not a directory", path=path)
     if inventory is None:
         inventory = Inventory(settings.inventory_path, settings.backend,
-                              settings.compose_target_name)
+                              settings.compose_target_name, settings.class_wildcards)
     selected = inventory.select(names, labels)
     target_dirs = {n: tf.output_dir for n, tf in inventory.targets.items()}
     all_dirs = set(target_dirs.values())

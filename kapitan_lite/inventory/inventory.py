@@ -16,6 +16,7 @@ from .locate import Locator
 from .native.engine import NativeEngine
 from .native.provenance import Explanation
 from .targets import TargetFile, discover_targets
+from .wildcards import Expansion, scan
 
 Target = dict[str, Any]  # {parameters, classes, applications, exports}
 
@@ -24,7 +25,7 @@ class Inventory:
     """A reclass inventory in Kapitan's layout, resolved lazily per target."""
 
     def __init__(self, inventory_path: str, backend: str = DEFAULT_ENGINE,
-                 compose_node_name: bool = False):
+                 compose_node_name: bool = False, class_wildcards: bool = False):
         if not os.path.isdir(inventory_path):
             raise UserError.of("inventory not found (no such directory)", path=inventory_path)
         self.path = inventory_path
@@ -37,6 +38,11 @@ class Inventory:
         self.targets: dict[str, TargetFile] = discover_targets(
             self.nodes_dir, bool(self.config.get("compose_node_name"))
         )
+        # Kapitan expands every file's patterns up front: one that matches nothing
+        # fails the run, even in a class no selected target uses.
+        self.wildcards: Expansion | None = scan(inventory_path) if class_wildcards else None
+        if self.wildcards is not None and self.wildcards.problems:
+            raise UserError(self.wildcards.problems)
         self._engine: Engine | None = None
         self._resolved: dict[str, Target] = {}
         self._explicit: dict[str, list[frozenset[str]]] = {}
@@ -47,7 +53,7 @@ class Inventory:
         """The engine, built on first use."""
         if self._engine is None:
             try:
-                self._engine = make_engine(self.backend, self.path, self.config)
+                self._engine = make_engine(self.backend, self.path, self.config, self.wildcards)
             except EngineProblems as exc:
                 raise UserError(exc.problems) from None
             except EngineError as exc:
@@ -113,7 +119,8 @@ class Inventory:
         The target file, ``reclass-config.yml``, and every file a class it
         uses could live in (so a class that appears later counts too). A class
         name with a reference in it depends on every file it could match; a
-        class using inventory queries (``$[ ]``) depends on the whole inventory.
+        class using inventory queries (``$[ ]``) depends on the whole inventory,
+        and one whose files hold class wildcards on the whole classes directory.
         """
         target = self._resolved[name]
         deps: set[tuple[str, str]] = {
@@ -127,6 +134,10 @@ class Inventory:
             for cand in (base + ".yml", base + ".yaml", os.path.join(base, "init.yml"),
                          os.path.join(base, "init.yaml")):
                 deps.add((kind, os.path.normpath(cand)))
+        if self.wildcards is not None and any(
+                kind == "file" and self.wildcards.expanded(path) is not None for kind, path in deps):
+            # A pattern's matches change when a class file appears or goes.
+            deps.add(("tree", os.path.normpath(self.classes_dir)))
         for kind, path in list(deps):
             if kind != "file":
                 continue

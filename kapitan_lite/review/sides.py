@@ -90,7 +90,7 @@ def _work(settings: Settings, names: list[str] | None, conn: Connection) -> None
     try:
         os.chdir(settings.root)
         inventory = Inventory(settings.inventory_path, settings.backend,
-                              settings.compose_target_name)
+                              settings.compose_target_name, settings.class_wildcards)
         selected = inventory.select(names, None)
         resolved, problems = inventory.resolve_partial(selected)
         if problems:

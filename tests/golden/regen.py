@@ -59,6 +59,9 @@ SELECTIONS: dict[str, list[tuple[list[str], list[str]]]] = {
         (["-t", "my.dotted"], ["my/dotted"]),
         (["-t", "beta", "gamma"], ["beta", "gamma"]),
     ],
+    "class_wildcards": [
+        (["-t", "nested"], ["nested"]),
+    ],
     "labels": [
         (["-l", "env=prod"], ["prod-db", "prod-web"]),
         (["-l", "env=prod", "team=web"], ["prod-web"]),

@@ -198,8 +198,12 @@ def process(value: Any) -> Any:
     return out
 
 
-def load_entity(source: SourceFile) -> Entity:
-    """Parse one class or target file into an :class:`Entity`."""
+def load_entity(source: SourceFile, classes: list[str] | None = None) -> Entity:
+    """Parse one class or target file into an :class:`Entity`.
+
+    ``classes``, when given, replaces the file's own ``classes:`` (their
+    wildcards expanded, see ``inventory/wildcards.py``).
+    """
     try:
         data = load_yaml_file(source.path)
     except YamlLoadError as exc:
@@ -211,7 +215,7 @@ def load_entity(source: SourceFile) -> Entity:
         return entity
     if not isinstance(data, dict):
         raise LoadError(source.path, 1, "a class or target file must be a mapping")
-    entity.classes = _names(source, data.get("classes"), "classes")
+    entity.classes = _names(source, data.get("classes") if classes is None else classes, "classes")
     entity.applications = _names(source, data.get("applications"), "applications")
     for section in ("parameters", "exports"):
         value = data.get(section)

@@ -15,6 +15,7 @@ from ...errors import Problem, display_path
 from ..config import absolute_uri
 from ..engine_api import EngineError, EngineProblems, render_each
 from ..targets import TargetFile, discover_targets
+from ..wildcards import Expansion
 from .classload import Entity, LoadError, index_classes
 from .interpolate import Issue, Resolver
 from .merge import merge
@@ -30,7 +31,8 @@ class NativeEngine:
 
     name = "kapitan-lite"
 
-    def __init__(self, inventory_path: str, config: dict[str, Any]):
+    def __init__(self, inventory_path: str, config: dict[str, Any],
+                 wildcards: Expansion | None = None):
         self.settings = EngineSettings.from_config(config)
         self.nodes_dir = absolute_uri(inventory_path, config["nodes_uri"])
         self.classes_dir = absolute_uri(inventory_path, config["classes_uri"])
@@ -40,7 +42,7 @@ class NativeEngine:
                                   for n, a, b in dups])
         self.targets: dict[str, TargetFile] = discover_targets(
             self.nodes_dir, self.settings.compose_node_name)
-        self.walker = ClassWalker(self.settings, index)
+        self.walker = ClassWalker(self.settings, index, wildcards)
         self.queries = QueryEvaluator(self)
         self.shapes: dict = {}  # shapes of merged trees, shared by every target (see Resolver)
 

@@ -23,13 +23,16 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .classload import Entity, LoadError, SourceFile, load_entity
 from .merge import merge, merge_into
 from .refparse import RefSyntaxError, parse, split_path
 from .settings import EngineSettings
 from .values import Flagged, Ref, RefPath, Stack
+
+if TYPE_CHECKING:
+    from ..wildcards import Expansion
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +104,11 @@ def own_applications(names: list[str]) -> tuple[list[str], list[str]]:
 class ClassWalker:
     """Walks a target's classes and merges them, reusing merged prefixes across targets."""
 
-    def __init__(self, settings: EngineSettings, class_index: dict[str, str]):
+    def __init__(self, settings: EngineSettings, class_index: dict[str, str],
+                 wildcards: Expansion | None = None):
         self.settings = settings
         self.index = class_index
+        self.wildcards = wildcards
         self._entities: dict[str, Entity | LoadError] = {}
         self._root = State({}, {}, (), (), frozenset(), ())
 
@@ -113,7 +118,8 @@ class ClassWalker:
         got = self._entities.get(key)
         if got is None:
             try:
-                got = load_entity(SourceFile(path, name, kind))
+                classes = self.wildcards.expanded(path) if self.wildcards else None
+                got = load_entity(SourceFile(path, name, kind), classes)
             except LoadError as exc:
                 got = exc
             self._entities[key] = got
