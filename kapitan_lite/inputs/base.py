@@ -107,5 +107,5 @@ def require_directory(item: dict[str, Any], input_path: str, what: str) -> str:
     """
     ref = item_ref(item)
     if not os.path.isdir(input_path):
-        raise InputError(f"{what}: input path {input_path} is not a directory", ref=ref)
+        raise InputError(f"{what} {os.path.normpath(input_path)}: not a directory", ref=ref)
     return ref

@@ -86,7 +86,7 @@ class CuelangInput:
                     yaml.safe_dump(item.get("input"), fp)
                 exported = run_cue(cue_arguments(item), module)
         except (ValueError, RuntimeError) as exc:
-            raise InputError(f"cuelang: {exc}", ref=ref) from exc
+            raise InputError(f"cuelang {os.path.normpath(input_path)}: {exc}", ref=ref) from exc
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with open(dest, "wb") as fp:
             fp.write(exported)

@@ -50,7 +50,7 @@ def kustomize_command(item: dict[str, Any]) -> list[str]:
         return ["kustomize", "build"]
     if shutil.which("kubectl"):
         return ["kubectl", "kustomize"]
-    raise RuntimeError("kustomize: neither kustomize nor kubectl is on PATH: install one, "
+    raise RuntimeError("neither kustomize nor kubectl is on PATH: install one, "
                        "or set kustomize_path in the item")
 
 
@@ -185,8 +185,9 @@ class KustomizeInput:
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
         """Build the kustomization in ``input_path``; write one file per document in ``out_dir``."""
         ref = require_directory(item, input_path, "kustomize")
+        what = f"kustomize {os.path.normpath(input_path)}"  # names the item in every message
         if not any(os.path.exists(os.path.join(input_path, n)) for n in KUSTOMIZATION_NAMES):
-            raise InputError(f"kustomize: {input_path} holds no kustomization.yaml", ref=ref)
+            raise InputError(f"{what}: holds no kustomization.yaml", ref=ref)
         try:
             command = kustomize_command(item)
             with tempfile.TemporaryDirectory(prefix="kcompile-kustomize-") as tmp:
@@ -194,9 +195,9 @@ class KustomizeInput:
                 rendered = run_kustomize(command, tmp)
             files = document_files(list(yaml.safe_load_all(rendered)))
         except (ValueError, RuntimeError) as exc:
-            raise InputError(f"kustomize: {exc}", ref=ref) from exc
+            raise InputError(f"{what}: {exc}", ref=ref) from exc
         except yaml.YAMLError as exc:
-            raise InputError(f"kustomize: the build is not valid YAML: {exc}", ref=ref) from exc
+            raise InputError(f"{what}: the build is not valid YAML: {exc}", ref=ref) from exc
         for file_name, doc in files.items():
             with open(os.path.join(out_dir, file_name), "w", encoding="utf-8") as fp:
                 yaml.safe_dump(doc, fp, default_flow_style=False)
