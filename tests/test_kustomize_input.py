@@ -216,6 +216,7 @@ def test_every_kustomize_problem_at_once(tmp_path):
         "strategiclist": "kustomize/base",
         "jsondict": "kustomize/base",
         "nobinary": "kustomize/base",
+        "taken": "kustomize/base",
     }
     extra_keys = {
         "badpatch": "        patches_json:\n          p: {target: {kind: Deployment}, patch: "
@@ -224,6 +225,7 @@ def test_every_kustomize_problem_at_once(tmp_path):
         "strategiclist": "        patches_strategic:\n          p: [1, 2]\n",
         "jsondict": "        patches_json:\n          p: {target: {kind: Role}, patch: {op: x}}\n",
         "nobinary": "        kustomize_path: /nonexistent/kustomize\n",
+        "taken": "        patches:\n          kustomization: {target: {kind: Role}, patch: []}\n",
     }
     targets = {name: f"""\
       - input_type: kustomize
@@ -250,7 +252,8 @@ def test_every_kustomize_problem_at_once(tmp_path):
     assert "patches_strategic.p: a strategic merge patch is a mapping" in lines["strategiclist"]
     assert "patches_json.p: patch must be a list" in lines["jsondict"]
     assert "kustomize binary '/nonexistent/kustomize' not found" in lines["nobinary"]
-    assert run.err_lines[-1] == "kcompile: 8 problems; compiled/ left unchanged"
+    assert "patches.kustomization: its patch file kustomization.yaml is taken" in lines["taken"]
+    assert run.err_lines[-1] == "kcompile: 9 problems; compiled/ left unchanged"
     assert not (root / "compiled").exists()
 
 

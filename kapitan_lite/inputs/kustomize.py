@@ -80,13 +80,17 @@ def _patch_entries(item: dict[str, Any]) -> list[tuple[str, Any, Any]]:
             raise ValueError(f"{key} must be a mapping of patch names to patches")
         for name, entry in patches.items():
             name = str(name)
+            file_name = f"{prefix}{name}.yaml"
             if not name or "/" in name or name.startswith("."):
                 raise ValueError(f"{key}: patch name {name!r} must be a plain file name")
+            if file_name == "kustomization.yaml" or any(f == file_name for f, _, _ in out):
+                raise ValueError(f"{key}.{name}: its patch file {file_name} is taken "
+                                 "(by the kustomization or another patch): rename the patch")
             if not needs_target:
                 if not isinstance(entry, dict):
                     raise ValueError(f"{key}.{name}: a strategic merge patch is a mapping "
                                      "(a partial object with apiVersion, kind and metadata.name)")
-                out.append((f"{prefix}{name}.yaml", entry, None))
+                out.append((file_name, entry, None))
                 continue
             if not isinstance(entry, dict) or "patch" not in entry or "target" not in entry:
                 hint = " (a patch without a target goes in patches_strategic)" if key == "patches" else ""
@@ -96,7 +100,7 @@ def _patch_entries(item: dict[str, Any]) -> list[tuple[str, Any, Any]]:
             if key == "patches_json" and not isinstance(entry["patch"], list):
                 raise ValueError(f"{key}.{name}: patch must be a list of JSON patch operations "
                                  "(op, path, value)")
-            out.append((f"{prefix}{name}.yaml", entry["patch"], entry["target"]))
+            out.append((file_name, entry["patch"], entry["target"]))
     return out
 
 
