@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import COMMON_CLASS, kcompile, write_tree
+from test_golden_parity import EXPECTED_DIR, compare_output, copy_project, load_manifest
 from tool_wrappers import read_log, recording_tool
 
 needs_kustomize = pytest.mark.skipif(
@@ -278,3 +279,16 @@ def test_first_line_of_kustomizes_error_and_no_binary(tmp_path):
     run = kcompile(cwd=root, env={"PATH": str(empty)})
     assert run.code == 2
     assert "t: kustomize kustomize/base: neither kustomize nor kubectl is on PATH" in run.err_lines[0]
+
+
+@pytest.mark.skipif(not shutil.which("kubectl"), reason="needs kubectl on PATH")
+def test_kubectl_alone_gives_kapitans_goldens(tmp_path):
+    """With kubectl and no kustomize on PATH, the golden project still compiles to Kapitan's bytes."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").symlink_to(shutil.which("kubectl"))
+    work = copy_project("inputs_kustomize", tmp_path / "work")
+    run = kcompile(cwd=work, env={"PATH": str(bin_dir)})
+    assert run.code == 0, run.err
+    compare_output(work / "compiled", load_manifest("inputs_kustomize")["entries"],
+                   EXPECTED_DIR / "inputs_kustomize" / "compiled")
