@@ -163,6 +163,27 @@ def test_kill_9_of_the_run_also_ends_the_helm_a_worker_runs(tmp_path):
     _kill_9_when(root, (root / "started").exists, expect_processes=3)  # run, worker, helm
 
 
+@pytest.mark.parametrize("input_type", ["kustomize", "cuelang"])
+def test_kill_9_of_the_run_also_ends_the_kustomize_or_cue_a_worker_runs(tmp_path, input_type):
+    root = tmp_path / "p"
+    # A stand-in that hangs, in the project dir (cue runs in a copy of its module).
+    hang = f"#!/bin/sh\ncd {root} && echo started > started && exec sleep 120\n"
+    write_tree(root, {
+        "inventory/classes/common.yml": COMMON_CLASS,
+        "inventory/targets/t.yml": (
+            "classes: [common]\nparameters:\n  kapitan:\n    compile:\n"
+            f"      - input_type: {input_type}\n        input_paths: [src]\n"
+            "        output_path: out\n"),
+        "src/kustomization.yaml": "resources: []\n",
+        "bin/kustomize": hang,
+        "bin/cue": hang,
+    })
+    for tool in ("kustomize", "cue"):
+        (root / "bin" / tool).chmod(0o755)
+    _kill_9_when(root, (root / "started").exists, expect_processes=3,  # run, worker, tool
+                 env={"PATH": f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"})
+
+
 def _kill_9_when(root: Path, ready, *args: str, env: dict | None = None,
                  expect_processes: int | None = None):
     """Start kcompile in ``root``, SIGKILL it once ``ready()``; assert nothing outlives it."""

@@ -18,6 +18,8 @@ _TYPES: dict[str, tuple[str, str]] = {
     "helm": ("helm", "HelmInput"),
     "external": ("external", "ExternalInput"),
     "remove": ("remove", "RemoveInput"),
+    "kustomize": ("kustomize", "KustomizeInput"),
+    "cuelang": ("cuelang", "CuelangInput"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -93,3 +94,18 @@ def with_target_full_path(target: dict[str, Any], name: str) -> dict[str, Any]:
     kapitan = dict(target["parameters"]["kapitan"])
     kapitan["target_full_path"] = name.replace(".", "/")
     return {**target, "parameters": {**target["parameters"], "kapitan": kapitan}}
+
+
+def item_ref(item: dict[str, Any]) -> str:
+    """The inventory text an item's problems are located by: its first input path."""
+    return item["input_paths"][0] if item.get("input_paths") else ""
+
+
+def require_directory(item: dict[str, Any], input_path: str, what: str) -> str:
+    """The item's :func:`item_ref`; :class:`InputError` unless ``input_path`` is a directory.
+    ``what`` (the input type) starts the message.
+    """
+    ref = item_ref(item)
+    if not os.path.isdir(input_path):
+        raise InputError(f"{what} {os.path.normpath(input_path)}: not a directory", ref=ref)
+    return ref

@@ -45,6 +45,9 @@ _PER_TYPE: dict[str, dict[str, Any]] = {
     "cuelang": {"output_type": "yaml", "input": None, "input_fill_path": None,
                 "output_yield_path": None, "output_filename": "output.yaml"},
 }
+# Keys kcompile accepts beyond Kapitan's model (which rejects them): they are
+# not defaults, so an item without them dumps as Kapitan's does.
+_EXTENSION_KEYS: dict[str, tuple[str, ...]] = {"kustomize": ("kustomize_path",)}
 _DEPENDENCY_FIELDS: dict[str, dict[str, Any]] = {
     "helm": {"chart_name": None, "version": None, "helm_path": None},
     "http": {"unpack": False},
@@ -100,7 +103,8 @@ def normalise_item(raw: Any, where: str) -> tuple[dict[str, Any] | None, list[st
                       f"(expected one of {', '.join(INPUT_TYPES)})"]
     fields = item_defaults(input_type)
     problems = [f"{where}: unknown key {key!r} for input_type {input_type}"
-                for key in raw if key not in fields]
+                for key in raw
+                if key not in fields and key not in _EXTENSION_KEYS.get(input_type, ())]
     for key in ("input_paths", "output_path"):
         if key not in raw and not (key == "output_path" and input_type == "remove"):
             problems.append(f"{where}: missing required key {key!r}")

@@ -21,6 +21,10 @@ the command line) this script:
 
 Only public tools are used: python, venv and pip. Projects named ``*_helm``
 render charts with the helm binary: put one on PATH (``.ci/run`` installs it).
+Projects named ``*_kustomize`` and ``*_cuelang`` run ``kustomize`` and ``cue``:
+this script puts the wrappers of ``tests/tool_wrappers.py`` first on Kapitan's
+PATH (``kustomize`` around ``kubectl kustomize``, ``cue`` the WebAssembly cue
+that ``.ci/run`` installs), so Kapitan and the tests run the same tools.
 
 Usage:
     python tests/golden/regen.py                 # all projects
@@ -278,6 +282,18 @@ def regen_project(kapitan: Path, project: Path) -> None:
     write_json(sel_file, {"kapitan_version": KAPITAN_VERSION, "selections": recorded})
 
 
+def tools_on_path(bin_dir: Path, names: list[str]) -> None:
+    """Put the kustomize and cue wrappers the projects need first on PATH."""
+    sys.path.insert(0, str(GOLDEN_DIR.parent))
+    import tool_wrappers
+
+    if any(n.endswith("_kustomize") for n in names) and not tool_wrappers.kustomize_on_path(bin_dir):
+        raise SystemExit("the *_kustomize projects need kustomize or kubectl on PATH")
+    if any(n.endswith("_cuelang") for n in names) and not tool_wrappers.cue_on_path(bin_dir):
+        raise SystemExit(f"the *_cuelang projects need cue: {tool_wrappers.cue_available()}")
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("projects", nargs="*", help="project names (default: all)")
@@ -293,8 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     venv = Path(venv_env).resolve() if venv_env else REPO_ROOT / ".kapitan-venv"
     kapitan = ensure_kapitan(venv)
 
-    for name in names:
-        regen_project(kapitan, PROJECTS_DIR / name)
+    with tempfile.TemporaryDirectory(prefix="golden-tools-") as tools:
+        tools_on_path(Path(tools), names)
+        for name in names:
+            regen_project(kapitan, PROJECTS_DIR / name)
     if not opts.projects:
         # drop goldens of projects that no longer exist
         for stale in sorted(EXPECTED_DIR.iterdir()) if EXPECTED_DIR.exists() else []:
