@@ -20,6 +20,8 @@ _LAZY = {
     "check": ("check_cmd", "check_cmd"),
     "diff": ("diff_cmd", "diff_cmd"),
     "fetch": ("fetch_cmd", "fetch_cmd"),
+    "affected": ("affected_cmd", "affected_cmd"),
+    "graph": ("graph_cmd", "graph_cmd"),
 }
 
 
