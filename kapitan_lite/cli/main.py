@@ -21,6 +21,8 @@ _LAZY = {
     "diff": ("diff_cmd", "diff_cmd"),
     "fetch": ("fetch_cmd", "fetch_cmd"),
     "init": ("init_cmd", "init_cmd"),
+    "affected": ("affected_cmd", "affected_cmd"),
+    "graph": ("graph_cmd", "graph_cmd"),
 }
 
 

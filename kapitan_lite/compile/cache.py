@@ -162,6 +162,18 @@ class Cache:
                 fresh.add(name)
         return fresh
 
+    def vouches(self, name: str, all_names: list[str]) -> bool:
+        """Whether every input recorded for ``name`` (files relative to the working
+        directory, the targets it read) hashes now as when it was recorded: then
+        what it recorded is what compiling it here would read (``kcompile affected``).
+        """
+        entry = self.entries.get(name)
+        if entry is None:
+            return False
+        inv_key = self.inventory_key(name)
+        return inv_key == entry.inventory_key and entry.key == self._key(
+            name, entry.target_dir, inv_key, entry.input_deps, entry.targets_read, all_names)
+
     @staticmethod
     def _output_intact(entry: Entry, mine: dict[str, tuple[int, int, int] | None],
                        compiled_dir: str) -> bool:

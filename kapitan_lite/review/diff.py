@@ -15,7 +15,9 @@ Work grows with the change, not with the inventory:
   compiles every target (which tells who reads which targets); the base
   compiles only the targets whose inventory differs, then those readers;
 - anything else changed (templates, refs, components, ...): both sides
-  compile every target.
+  compile the targets the change can affect (:mod:`.affected`: the class
+  graph and what the compile cache recorded), or every target when that
+  cannot be known (no cache, a change nothing records).
 
 With ``committed`` the committed ``compiled/`` trees are compared instead,
 and nothing compiles.
@@ -31,6 +33,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import Problem, UserError
 from ..project import Settings
+from .affected import Affected, analyse
 from .compare import TreeDiff, compare_trees
 from .gitrev import (
     Repository,
@@ -65,6 +68,7 @@ class DiffResult:
     diff: TreeDiff
     seconds: float = 0.0
     compiled: tuple[int, int] = (0, 0)  # targets compiled on the base and head sides
+    reach: Affected | None = None  # what the change can affect, when it was worked out
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,7 @@ def run_diff(settings: Settings, request: DiffRequest) -> DiffResult:
                              for n in missing])
         only = set(request.names) or None
         counts = (0, 0)
+        reach = None
         if request.committed:
             trees: list[str | None] = [os.path.join(s.settings.root, s.settings.compiled_dir)
                                        for s in sides]
@@ -152,14 +157,21 @@ def run_diff(settings: Settings, request: DiffRequest) -> DiffResult:
             trees = [None, None]  # same sources, same output
             only = set()
         else:
-            inventory_only = all(p.startswith(inventory_prefix) for p in changed)
-            trees, only, counts = _compile_both(sides, request.names, tmp, inventory_only)
+            reach = analyse(settings, changed, {s.key: s.settings.root for s in sides})
+            if reach.everything:
+                inventory_only = all(p.startswith(inventory_prefix) for p in changed)
+                trees, only, counts = _compile_both(sides, request.names, tmp, inventory_only)
+            else:
+                todo = tuple(n for n in reach.targets if not request.names or n in request.names)
+                trees, only, counts = (_compile_both(sides, todo, tmp, False) if todo
+                                       else ([None, None], set(), (0, 0)))
+                only = set(todo)
         diff = compare_trees(trees[0], trees[1], dirs, only)
         known = set(dirs.values())
         diff.compared = len(set(request.names) or known)
     mode = "committed" if request.committed else "compiled"
     return DiffResult(sides[0].label, sides[1].label, mode, diff,
-                      time.monotonic() - start, counts)
+                      time.monotonic() - start, counts, reach)
 
 
 def _side(repository: Repository, key: str, rev: str, sha: str, settings: Settings,
