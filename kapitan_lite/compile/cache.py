@@ -190,6 +190,19 @@ class Cache:
         return all(mine[d] is None for d in entry.dirs)
 
     # -- writing -------------------------------------------------------------
+    def make_dir(self, sub: str = "") -> str:
+        """Make the cache dir (ignored by git), and ``sub`` in it; return that path.
+
+        Compiled templates live here too, even with the cache disabled: they
+        are checked against their source, as Python checks its ``.pyc``.
+        """
+        os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        ignore = os.path.join(self.dir, ".gitignore")
+        if not os.path.exists(ignore):
+            with open(ignore, "w") as fp:
+                fp.write("# kcompile's incremental cache: never commit it\n*\n")
+        return os.path.join(self.dir, sub)
+
     def record(self, name: str, target_dir: str, inventory_deps: set[tuple[str, str]],
                deps: Deps, files: dict[str, str], dirs: set[str], compiled_dir: str,
                all_names: list[str], run_started_ns: int) -> None:
@@ -242,11 +255,7 @@ class Cache:
         files = dict(sorted((noted if everything else {**self.hasher.known, **noted}).items()))
         if not self._dirty and set(self.entries) <= keep and files == self.hasher.known:
             return  # nothing new to remember
-        os.makedirs(self.dir, exist_ok=True)
-        ignore = os.path.join(self.dir, ".gitignore")
-        if not os.path.exists(ignore):
-            with open(ignore, "w") as fp:
-                fp.write("# kcompile's incremental cache: never commit it\n*\n")
+        self.make_dir()
         index: dict[tuple[str, str], int] = {}  # each dependency once, for all targets
         targets = {}
         for n, e in sorted(self.entries.items()):
