@@ -271,3 +271,26 @@ def test_same_size_edit_with_its_times_set_back_is_seen(proj, tmp_path):
         (before.st_size, before.st_mtime_ns, before.st_ino)
     assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+
+
+def test_compiled_templates_are_kept_with_no_cache_and_follow_source_and_filters(tmp_path):
+    """--no-cache still reuses compiled templates, as Python reuses its .pyc: each is
+    checked against its source, and a changed set of custom filters compiles anew."""
+    root = simple_project(tmp_path / "p", extra={
+        "templates/app.yml": "name: {{ inventory.parameters.target_name | shout }}\n",
+        "lib/jinja2_filters.py": "def shout(s):\n    return s.upper()\n",
+    })
+    assert kcompile("--no-cache", cwd=root).code == 0
+    assert list(root.glob(".kcompile-cache/jinja2-*/*/*")), "no compiled template kept"
+    assert (root / ".kcompile-cache/.gitignore").exists()
+    write_tree(root, {"templates/app.yml": "name: {{ inventory.parameters.target_name }}!\n"})
+    assert kcompile("--no-cache", cwd=root).code == 0
+    assert (root / "compiled/alpha/manifests/app.yml").read_text() == "name: alpha!"
+    # A filter the template uses disappears: the same error as a clean compile.
+    write_tree(root, {"templates/app.yml": "name: {{ inventory.parameters.target_name | shout }}\n",
+                      "lib/jinja2_filters.py": "def whisper(s):\n    return s.lower()\n"})
+    warm = kcompile("--no-cache", cwd=root)
+    shutil.rmtree(root / ".kcompile-cache")
+    cold = kcompile("--no-cache", cwd=root)
+    assert warm.code == cold.code == 2
+    assert warm.err == cold.err and "shout" in cold.err

@@ -29,7 +29,8 @@ from .deps import Deps, Hasher
 
 CACHE_NAME = ".kcompile-cache"
 STATE_FILE = "state.json"
-FORMAT = 2
+# 3: dependencies are kept once, in a table, and targets name them by index.
+FORMAT = 3
 # A dependency modified after the run started may have changed while it was
 # being read: such a target is not cached. File times come from the kernel's
 # coarse clock, a few ms behind; on filesystems that keep whole seconds only,
@@ -50,8 +51,8 @@ class Entry:
     key: str
     inventory_key: str
     target_dir: str
-    inventory_deps: list[list[str]]
-    input_deps: list[list[str]]
+    inventory_deps: list[tuple[str, str]]  # (kind, path), sorted
+    input_deps: list[tuple[str, str]]
     targets_read: list[str]
     files: dict[str, list[Any]] = field(default_factory=dict)  # rel -> [sha256, mode, size, mtime_ns]
     dirs: list[str] = field(default_factory=list)
@@ -79,21 +80,26 @@ class Cache:
     # -- reading -------------------------------------------------------------
     def _load(self) -> None:
         try:
-            with open(os.path.join(self.dir, STATE_FILE), encoding="utf-8") as fp:
-                state = json.load(fp)
+            with open(os.path.join(self.dir, STATE_FILE), "rb") as fp:
+                state = json.loads(fp.read())
             if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
                 return
-            entries = {name: Entry(**e) for name, e in state["targets"].items()}
+            table = [(kind, path) for kind, path in state["deps"]]
+            entries = {}
+            for name, e in state["targets"].items():
+                e["inventory_deps"] = [table[i] for i in e["inventory_deps"]]
+                e["input_deps"] = [table[i] for i in e["input_deps"]]
+                entries[name] = Entry(**e)
             known = state["files"]
             if not isinstance(known, dict) or not all(
                     isinstance(v, list) and len(v) == 5 for v in known.values()):
                 raise ValueError("bad file table")
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
             return  # missing or corrupt: start empty, never trust it
         self.entries = entries
         self.hasher = Hasher(known)
 
-    def _hash_deps(self, h: Any, deps: list[list[str]]) -> None:
+    def _hash_deps(self, h: Any, deps: list[tuple[str, str]]) -> None:
         """Feed each dependency and its current hash into ``h`` (deps are stored sorted)."""
         # Targets share most of their dependencies: each one's line is built once.
         lines = self._dep_lines
@@ -119,7 +125,7 @@ class Cache:
         return key
 
     def _key(self, name: str, target_dir: str, inventory_key: str,
-             input_deps: list[list[str]], targets_read: list[str],
+             input_deps: list[tuple[str, str]], targets_read: list[str],
              all_names: list[str]) -> str | None:
         read_keys = []
         for other in sorted(targets_read):
@@ -196,6 +202,19 @@ class Cache:
         return all(mine[d] is None for d in entry.dirs)
 
     # -- writing -------------------------------------------------------------
+    def make_dir(self, sub: str = "") -> str:
+        """Make the cache dir (ignored by git), and ``sub`` in it; return that path.
+
+        Compiled templates live here too, even with the cache disabled: they
+        are checked against their source, as Python checks its ``.pyc``.
+        """
+        os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        ignore = os.path.join(self.dir, ".gitignore")
+        if not os.path.exists(ignore):
+            with open(ignore, "w") as fp:
+                fp.write("# kcompile's incremental cache: never commit it\n*\n")
+        return os.path.join(self.dir, sub)
+
     def record(self, name: str, target_dir: str, inventory_deps: set[tuple[str, str]],
                deps: Deps, files: dict[str, str], dirs: set[str], compiled_dir: str,
                all_names: list[str], run_started_ns: int) -> None:
@@ -204,8 +223,8 @@ class Cache:
         if not self.enabled or deps.volatile:
             self.entries.pop(name, None)
             return
-        inv = sorted([k, p] for k, p in inventory_deps)
-        inp = sorted([k, p] for k, p in deps.inputs)
+        inv = sorted(inventory_deps)
+        inp = sorted(deps.inputs)
         for kind, path in [*inv, *inp]:
             if _changed_during_run(self.hasher.mtime_ns(kind, path), run_started_ns):
                 self.entries.pop(name, None)  # may have changed while we read it
@@ -248,14 +267,17 @@ class Cache:
         files = dict(sorted((noted if everything else {**self.hasher.known, **noted}).items()))
         if not self._dirty and set(self.entries) <= keep and files == self.hasher.known:
             return  # nothing new to remember
-        os.makedirs(self.dir, exist_ok=True)
-        ignore = os.path.join(self.dir, ".gitignore")
-        if not os.path.exists(ignore):
-            with open(ignore, "w") as fp:
-                fp.write("# kcompile's incremental cache: never commit it\n*\n")
-        state = {"format": FORMAT, "fingerprint": self.fingerprint,
-                 "targets": {n: vars(e) for n, e in sorted(self.entries.items()) if n in keep},
-                 "files": files}
+        self.make_dir()
+        index: dict[tuple[str, str], int] = {}  # each dependency once, for all targets
+        targets = {}
+        for n, e in sorted(self.entries.items()):
+            if n in keep:
+                targets[n] = {**vars(e),
+                              "inventory_deps": [index.setdefault(d, len(index))
+                                                 for d in e.inventory_deps],
+                              "input_deps": [index.setdefault(d, len(index)) for d in e.input_deps]}
+        state = {"format": FORMAT, "fingerprint": self.fingerprint, "deps": list(index),
+                 "targets": targets, "files": files}
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fp:

@@ -9,6 +9,7 @@ template's directory, then the search paths), so includes resolve the same.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import traceback
@@ -133,15 +134,18 @@ class Jinja2Input:
         jenv = self._envs.get(key)
         if jenv is None:
             bcc = None
+            filters = {**kapitan_filters(self._reveal_maybe), **self._filters(env)}
             if env.bytecode_dir:
-                os.makedirs(env.bytecode_dir, exist_ok=True)
                 # Each template is compiled once and shared with the other
-                # workers (and, when the cache is on, later runs). Entries are
-                # checked against the template's source.
-                bcc = jinja2.FileSystemBytecodeCache(env.bytecode_dir)
+                # workers and later runs. Entries are checked against the
+                # template's source; Jinja2 checks filter names as it compiles,
+                # so each set of filters has its own.
+                names = hashlib.sha256("\0".join(sorted(filters)).encode()).hexdigest()[:16]
+                directory = os.path.join(env.bytecode_dir, names)
+                os.makedirs(directory, exist_ok=True)
+                bcc = jinja2.FileSystemBytecodeCache(directory)
             jenv = self._envs[key] = new_environment(
-                [template_dir or "./", *env.search_paths],
-                {**kapitan_filters(self._reveal_maybe), **self._filters(env)}, bcc)
+                [template_dir or "./", *env.search_paths], filters, bcc)
         return jenv
 
     def compile(self, item: dict[str, Any], input_path: str, out_dir: str, env: TargetEnv) -> None:
