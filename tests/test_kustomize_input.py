@@ -178,6 +178,9 @@ def test_generated_kustomization_is_kapitans(tmp_path):
             patch: {apiVersion: apps/v1, kind: Deployment, metadata: {name: web}, spec: {replicas: 2}}
         patches_strategic:
           more: {apiVersion: apps/v1, kind: Deployment, metadata: {name: web}, spec: {paused: true}}
+          shaped:
+            target: {kind: Role}
+            patch: {apiVersion: rbac.authorization.k8s.io/v1, kind: Role, metadata: {name: x}}
         patches_json:
           ops: {target: {kind: Role}, patch: [{op: remove, path: /rules}]}
 """})
@@ -195,11 +198,13 @@ def test_generated_kustomization_is_kapitans(tmp_path):
         "resources": ["base"],
         "patches": [{"path": "scale.yaml", "target": {"kind": "Deployment", "name": "web"}},
                     {"path": "strategic-more.yaml"},
+                    {"path": "strategic-shaped.yaml", "target": {"kind": "Role"}},
                     {"path": "json-ops.yaml", "target": {"kind": "Role"}}],
     }
     assert files["kustomization.yaml"].startswith("namespace: ns1\npatches:\n- path: scale.yaml\n")
     assert yaml.safe_load(files["scale.yaml"])["spec"] == {"replicas": 2}
     assert yaml.safe_load(files["json-ops.yaml"]) == [{"op": "remove", "path": "/rules"}]
+    assert yaml.safe_load(files["strategic-shaped.yaml"])["metadata"] == {"name": "x"}
     assert call["links"] == {"base": str(root / "kustomize/base")}  # the input, in place
 
 

@@ -8,7 +8,8 @@ adds the item's ``namespace`` (else the input's own) and patches:
 - ``patches``: Kapitan's, ``{name: {target: {...}, patch: ...}}``, each
   patch written to ``<name>.yaml`` and listed with its target selector;
 - ``patches_strategic``: ``{name: <strategic merge patch>}``, a partial
-  object that names its target by ``apiVersion``/``kind``/``metadata``;
+  object that names its target by ``apiVersion``/``kind``/``metadata``
+  (or ``{name: {patch: ..., target: {...}}}``, the target optional);
 - ``patches_json``: ``{name: {target: {...}, patch: [<RFC 6902 op>, ...]}}``.
 
 All three go into kustomize's ``patches:`` list, in that order. Kapitan
@@ -90,7 +91,11 @@ def _patch_entries(item: dict[str, Any]) -> list[tuple[str, Any, Any]]:
                 if not isinstance(entry, dict):
                     raise ValueError(f"{key}.{name}: a strategic merge patch is a mapping "
                                      "(a partial object with apiVersion, kind and metadata.name)")
-                out.append((file_name, entry, None))
+                if "patch" in entry and set(entry) <= {"patch", "target"}:
+                    # Kapitan's {target, patch} shape: the target selector is optional here.
+                    out.append((file_name, entry["patch"], entry.get("target")))
+                else:
+                    out.append((file_name, entry, None))
                 continue
             if not isinstance(entry, dict) or "patch" not in entry or "target" not in entry:
                 hint = " (a patch without a target goes in patches_strategic)" if key == "patches" else ""
