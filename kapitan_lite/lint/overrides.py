@@ -1,0 +1,141 @@
+"""Dead values, dead references and ``~`` overrides of nothing: each target's merges replayed.
+
+For every target the writes of its entities (leaf values, and ``~key``
+overrides) are replayed in merge order, as the engine merged them: a later
+write at the same key replaces an earlier one when the key's final value is
+not a mapping or a list (those merge and concatenate), and a ``~key`` replaces
+everything at and below its key. A class write that some later write replaces
+in every target that includes the class is dead. Each entity's writes are
+listed once per run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from ..inventory.native.classload import Entity
+from ..inventory.native.values import Flagged, Ref
+from .findings import Finding
+from .graph import Fleet, value_at
+
+MAX_PLACES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One write of an entity: a leaf value, or (``replaces_only``) a ``~key`` mapping's override."""
+
+    path: tuple[str, ...]
+    is_ref: bool
+    overwrite: bool
+    replaces_only: bool = False
+
+
+def entity_writes(ent: Entity) -> list[Write]:
+    """The writes of an entity's parameters, in file order."""
+    out: list[Write] = []
+
+    def walk(tree: dict, prefix: tuple[str, ...]) -> None:
+        for key, value in tree.items():
+            path = (*prefix, key)
+            overwrite = False
+            if type(value) is Flagged:
+                overwrite = value.overwrite
+                value = value.value
+            if type(value) is dict:
+                if overwrite:
+                    out.append(Write(path, False, True, replaces_only=True))
+                walk(value, path)
+            else:
+                out.append(Write(path, type(value) is Ref, overwrite))
+
+    walk(ent.parameters, ())
+    return out
+
+
+@dataclass
+class Replay:
+    """What every target's replay found, per (entity file, write)."""
+
+    included: Counter  # entity path -> targets that merge it
+    killed: Counter  # (entity path, write) -> targets where a later write replaced it
+    killers: defaultdict  # (entity path, write) -> {(file, key path)}
+    overrode_nothing: Counter  # (entity path, write) -> targets where a ~ found nothing
+
+
+def replay(fleet: Fleet) -> tuple[Replay, dict[str, tuple[Entity, list[Write]]]]:
+    """Replay every resolved target's writes."""
+    writes: dict[str, tuple[Entity, list[Write]]] = {}
+    rep = Replay(Counter(), Counter(), defaultdict(set), Counter())
+    for t in fleet.targets:
+        if t.params is None:
+            continue
+        live: dict[tuple[str, ...], list[tuple[str, Write]]] = {}
+        for ent in t.entities:
+            key = ent.source.path
+            got = writes.get(key)
+            if got is None:
+                got = writes[key] = (ent, entity_writes(ent))
+            rep.included[key] += 1
+            for w in got[1]:
+                path = w.path
+                if w.overwrite:
+                    n = len(path)
+                    victims = [p for p in live if p[:n] == path]
+                    if not victims:
+                        rep.overrode_nothing[(key, w)] += 1
+                    for p in victims:
+                        for old in live.pop(p):
+                            rep.killed[old] += 1
+                            rep.killers[old].add((key, path))
+                    if w.replaces_only:
+                        continue
+                else:
+                    olds = live.get(path)
+                    if olds and type(value_at(t.params, path)) not in (dict, list):
+                        for old in olds:
+                            rep.killed[old] += 1
+                            rep.killers[old].add((key, path))
+                        olds.clear()
+                live.setdefault(path, []).append((key, w))
+    return rep, writes
+
+
+def _where(writes: dict[str, tuple[Entity, list[Write]]], key: str, path: tuple[str, ...]) -> str:
+    src = writes[key][0].source
+    return f"{src.display}:{src.line_of('parameters', path)}"
+
+
+def override_findings(rep: Replay, writes: dict[str, tuple[Entity, list[Write]]],
+                      rules: frozenset[str]) -> list[Finding]:
+    """dead-value, dead-reference and override-nothing findings of a replay."""
+    out: list[Finding] = []
+    for (key, w), n in rep.killed.items():
+        ent = writes[key][0]
+        total = rep.included[key]
+        if ent.source.kind != "class" or n < total:
+            continue
+        rule = "dead-reference" if w.is_ref else "dead-value"
+        if rule not in rules:
+            continue
+        places = sorted({_where(writes, k, p) for k, p in rep.killers[(key, w)]})
+        shown = ", ".join(places[:MAX_PLACES])
+        if len(places) > MAX_PLACES:
+            shown += f" and {len(places) - MAX_PLACES} more"
+        what = "the reference in" if w.is_ref else "the value of"
+        every = "the one target" if total == 1 else f"all {total} targets"
+        out.append(Finding(ent.source.path, ent.source.line_of("parameters", w.path), rule,
+                           f"{what} {':'.join(w.path)} is overridden in {every} that include "
+                           f"{ent.source.name}, by {shown}"))
+    if "override-nothing" in rules:
+        for (key, w), n in rep.overrode_nothing.items():
+            ent = writes[key][0]
+            total = rep.included[key]
+            if n < total:
+                continue
+            src = ent.source
+            out.append(Finding(src.path, src.line_of("parameters", w.path), "override-nothing",
+                               f"~{w.path[-1]} overrides nothing: {':'.join(w.path)} is not set "
+                               f"before {src.name} in any of the {total} target(s) that merge it"))
+    return out
