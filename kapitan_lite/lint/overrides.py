@@ -70,6 +70,8 @@ def replay(fleet: Fleet) -> tuple[Replay, dict[str, tuple[Entity, list[Write]]]]
     rep = Replay(Counter(), Counter(), defaultdict(set), Counter())
     for t in fleet.targets:
         if t.params is None:
+            for ent in t.entities:  # merged but not resolved: counts, but proves nothing dead
+                rep.included[ent.source.path] += 1
             continue
         live: dict[tuple[str, ...], list[tuple[str, Write]]] = {}
         for ent in t.entities:

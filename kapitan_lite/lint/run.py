@@ -66,12 +66,21 @@ def run_lint(inventory_path: str, refs_path: str, search_paths: tuple[str, ...],
         found.extend(duplicate_includes(fleet))
     if "unlabelled-target" in rules:
         found.extend(unlabelled_targets(fleet))
-    rep, writes = replay(fleet)
-    found.extend(override_findings(rep, writes, rules))
     notes: list[str] = []
+    unwalked = [t.name for t in fleet.targets if not t.entities]
+    unresolved = [t.name for t in fleet.targets if t.params is None]
+    rep, writes = replay(fleet)
+    if unwalked:
+        notes.append(f"dead-value, dead-reference, override-nothing, unused-class: not checked, "
+                     f"{len(unwalked)} target(s) do not walk their classes")
+    else:
+        found.extend(override_findings(rep, writes, rules))
     scan = scan_inputs(fleet, search_paths)
     found.extend(ref_findings(fleet, refs_path, scan.files, rules))
-    if "unread-parameter" in rules:
-        more, notes = unread_findings(fleet, writes, scan)
+    if unresolved and "unread-parameter" in rules:
+        notes.append(f"unread-parameter: not checked, {len(unresolved)} target(s) do not resolve")
+    elif "unread-parameter" in rules:
+        more, notes_unread = unread_findings(fleet, writes, scan)
         found.extend(more)
+        notes.extend(notes_unread)
     return LintRun(ordered([f for f in found if f.rule in rules]), notes)
