@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
 from conftest import REPO, kcompile, write_tree
 
-from kapitan_lite.lint.rules import RULES
+from kapitan_lite.lint.rules import RULES, rule_table
 from kapitan_lite.lint.yaml_rules import lint_yaml_file
 
 REF = "data: aHVudGVyMg==\nencoding: original\ntype: base64\n"
@@ -226,6 +225,7 @@ SARIF_SUBSET = {
 
 
 def test_sarif_output(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema comes with the jsonnet extra")
     root = _bad(tmp_path)
     run = kcompile("lint", "--format", "sarif", "--search-secrets", cwd=root)
     assert run.code == 1
@@ -262,6 +262,10 @@ def test_yaml_rules(tmp_path, text, rule, line):
     got = lint_yaml_file(str(path))
     assert [(f.rule, f.line) for f in got] == [(rule, line)], got
     assert lint_yaml_file(str(REPO / "inventory/classes/common.yml")) == []
+
+
+def test_readme_lists_every_rule():
+    assert rule_table() in (REPO / "README.md").read_text()
 
 
 def test_example_fleet_lints_clean():
