@@ -272,3 +272,23 @@ def test_example_fleet_lints_clean():
     run = kcompile("lint", "--search-secrets", cwd=REPO)
     assert (run.code, run.out) == (0, ""), run.out + run.err
     assert "jsonnet components/slo/slo.jsonnet" in run.err  # reads it can't see are said
+
+
+def test_include_already_pulled_in_by_an_earlier_class(tmp_path):
+    write_tree(tmp_path, {**CLEAN,
+                          "inventory/classes/base.yml": "classes:\n  - common\n",
+                          "inventory/targets/t2.yml": "classes:\n  - base\n  - common\n"})
+    run = kcompile("lint", "--format", "json", cwd=tmp_path)
+    assert [(f["rule"], f["path"], f["line"]) for f in _findings(run)] == [
+        ("duplicate-include", "inventory/targets/t2.yml", 3)]
+    assert "already included by base (line 2)" in _findings(run)[0]["message"]
+
+
+def test_dead_value_agrees_with_explain(tmp_path):
+    root = _bad(tmp_path)
+    for target in ("t1", "t2"):
+        exp = json.loads(kcompile("explain", "-t", target, "app.size", "--format", "json",
+                                  cwd=root).out)
+        marks = [(c["file"], c["line"], c["overridden"]) for c in exp["contributions"]]
+        assert marks[0] == ("inventory/classes/extra.yml", 3, True)
+        assert marks[-1][2] is False
