@@ -126,9 +126,10 @@ def override_findings(rep: Replay, writes: dict[str, tuple[Entity, list[Write]]]
         if len(places) > MAX_PLACES:
             shown += f" and {len(places) - MAX_PLACES} more"
         what = "the reference in" if w.is_ref else "the value of"
-        every = "the one target" if total == 1 else f"all {total} targets"
+        every = "the one target that includes" if total == 1 else \
+            f"all {total} targets that include"
         out.append(Finding(ent.source.path, ent.source.line_of("parameters", w.path), rule,
-                           f"{what} {':'.join(w.path)} is overridden in {every} that include "
+                           f"{what} {':'.join(w.path)} is overridden in {every} "
                            f"{ent.source.name}, by {shown}"))
     if "override-nothing" in rules:
         for (key, w), n in rep.overrode_nothing.items():

@@ -39,6 +39,7 @@ class InputScan:
     reads: Reads = field(default_factory=Reads)
     files: list[str] = field(default_factory=list)  # every input file looked at
     hidden: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # target -> inputs
+    whole: list[str] = field(default_factory=list)  # inputs that use all the parameters at once
 
 
 def _find(path: str, search_paths: tuple[str, ...]) -> str | None:
@@ -73,7 +74,7 @@ def _jinja(path: str, search_paths: tuple[str, ...], scan: InputScan, done: set[
                 reads, imported = template_reads(text)
             except jinja2.TemplateSyntaxError:
                 continue  # compile says what is wrong with it
-            scan.reads.update(reads)
+            _add(scan, reads, scan.files[-1])
             for name in imported:
                 got = _find(name, (os.path.dirname(file), *search_paths))
                 if got and os.path.isfile(got):
@@ -89,9 +90,15 @@ def _kadet(path: str, scan: InputScan, done: set[str]) -> None:
         if text is None:
             continue
         try:
-            scan.reads.update(module_reads(text, f))
+            _add(scan, module_reads(text, f), f)
         except SyntaxError:
             continue
+
+
+def _add(scan: InputScan, reads: Reads, path: str) -> None:
+    scan.reads.update(reads)
+    if reads.everything:
+        scan.whole.append(path)
 
 
 def scan_inputs(fleet: Fleet, search_paths: tuple[str, ...]) -> InputScan:
@@ -202,6 +209,9 @@ def unread_findings(fleet: Fleet, writes: dict[str, tuple[Entity, list[Write]]],
                                f"{':'.join(prefix)} is read by no template, kadet component "
                                "or reference"))
     notes = []
+    if scan.whole:
+        notes.append(f"unread-parameter: {', '.join(sorted(scan.whole))} use(s) the whole "
+                     "inventory object, so every parameter counts as read")
     if scan.hidden:
         kinds = sorted({k for ks in scan.hidden.values() for k in ks})
         notes.append(f"unread-parameter: {len(scan.hidden)} target(s) compile inputs whose reads "
