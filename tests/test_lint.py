@@ -292,3 +292,15 @@ def test_dead_value_agrees_with_explain(tmp_path):
         marks = [(c["file"], c["line"], c["overridden"]) for c in exp["contributions"]]
         assert marks[0] == ("inventory/classes/extra.yml", 3, True)
         assert marks[-1][2] is False
+
+
+def test_yaml_error_is_said_once(tmp_path):
+    write_tree(tmp_path, {**CLEAN, "inventory/classes/common.yml": "parameters:\n  a: 1\n b: 2\n"})
+    run = kcompile("lint", "--format", "json", cwd=tmp_path)
+    assert [(f["rule"], f["path"], f["line"]) for f in _findings(run)] == [
+        ("yaml-syntax", "inventory/classes/common.yml", 3)]
+    assert "not checked" in run.err
+    (tmp_path / ".kapitan").write_text("lint:\n  disable: [yaml-syntax]\n")
+    run = kcompile("lint", "--format", "json", cwd=tmp_path)
+    assert {(f["rule"], f["path"], f["line"]) for f in _findings(run)} == {
+        ("inventory-error", "inventory/classes/common.yml", 3)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..errors import display_path
 from ..inventory.config import absolute_uri, load_reclass_config
 from .class_rules import duplicate_includes, unlabelled_targets, unused_classes
 from .config import LintConfig
@@ -57,9 +58,10 @@ def run_lint(inventory_path: str, refs_path: str, search_paths: tuple[str, ...],
             except (OSError, UnicodeDecodeError):
                 continue
     fleet = build_fleet(inventory_path, compose_target_name)
+    said = {(f.path, f.line) for f in found if f.rule in rules}  # YAML findings say why
     found.extend(Finding(p.path, p.line, "inventory-error",
                          f"{p.target}: {p.message}" if p.target else p.message)
-                 for p in fleet.problems)
+                 for p in fleet.problems if (display_path(p.path), p.line) not in said)
     if "unused-class" in rules:
         found.extend(unused_classes(fleet))
     if "duplicate-include" in rules:

@@ -78,8 +78,9 @@ def lint_yaml_file(path: str) -> list[Finding]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        if not (found and "tab" in problem):
-            found.append(Finding(path, mark.line + 1 if mark else 0, "yaml-syntax", problem))
+        line = mark.line + 1 if mark else 0
+        if not any(f.line == line for f in found):  # a tab there already says why
+            found.append(Finding(path, line, "yaml-syntax", problem))
         return found
     if root is not None:
         walker = _Walker(path)
