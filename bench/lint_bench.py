@@ -8,7 +8,8 @@ median wall and CPU time (user + system) of each, and lint's ratio to
 inventory. The goal is a ratio of 2 or less.
 
 Usage:
-    python bench/lint_bench.py [--targets 1000] [--seed 42] [--rounds 3] [--keep DIR]
+    python bench/lint_bench.py [--targets 1000] [--shape fleet|heavy] [--seed 42] [--rounds 3]
+                               [--keep DIR]
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def main() -> None:
     """Generate, time, report."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", type=int, default=1000)
+    ap.add_argument("--shape", choices=["fleet", "heavy"], default="fleet",
+                    help="gen_inventory.py's shape (heavy: its own default target count).")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--keep", type=Path, default=None, help="Generate into DIR and keep it.")
@@ -52,8 +55,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fleet = args.keep or Path(tmp) / "fleet"
         if not (fleet / "inventory").is_dir():
-            subprocess.run([sys.executable, str(REPO / "bench" / "gen_inventory.py"),
-                            "--targets", str(args.targets), "--seed", str(args.seed),
+            size = ["--targets", str(args.targets)] if args.shape == "fleet" else []
+            subprocess.run([sys.executable, str(REPO / "bench" / "gen_inventory.py"), *size,
+                            "--shape", args.shape, "--seed", str(args.seed),
                             "--out", str(fleet)], check=True, stdout=subprocess.DEVNULL)
         times: dict[str, list[tuple[float, float]]] = {"inventory": [], "lint": []}
         for _ in range(args.rounds):
@@ -65,7 +69,7 @@ def main() -> None:
         print(f"kcompile {name:<9} wall {wall:6.2f} s   cpu {cpu:6.2f} s")
     print(f"lint / inventory: wall {med['lint'][0] / med['inventory'][0]:.2f}x, "
           f"cpu {med['lint'][1] / med['inventory'][1]:.2f}x "
-          f"({args.targets} targets, seed {args.seed}, median of {args.rounds})")
+          f"({args.shape} shape, seed {args.seed}, median of {args.rounds})")
 
 
 if __name__ == "__main__":

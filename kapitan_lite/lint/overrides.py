@@ -65,8 +65,21 @@ class Replay:
 
 
 def replay(fleet: Fleet) -> tuple[Replay, dict[str, tuple[Entity, list[Write]]]]:
-    """Replay every resolved target's writes."""
+    """Replay every resolved target's writes.
+
+    The live writes of a target are a flat mapping of key paths; for the
+    ``~key`` paths of the fleet (few), each write knows once per run which of
+    them are its prefixes, so finding what a ``~key`` replaces is a lookup.
+    """
     writes: dict[str, tuple[Entity, list[Write]]] = {}
+    for t in fleet.targets:
+        for ent in t.entities:
+            if ent.source.path not in writes:
+                writes[ent.source.path] = (ent, entity_writes(ent))
+    overwritten = {w.path for _, ws in writes.values() for w in ws if w.overwrite}
+    under = {key: [tuple(w.path[:n] for n in range(1, len(w.path) + 1)
+                         if w.path[:n] in overwritten) for w in ws]
+             for key, (_, ws) in writes.items()}
     rep = Replay(Counter(), Counter(), defaultdict(set), Counter())
     for t in fleet.targets:
         if t.params is None:
@@ -74,33 +87,33 @@ def replay(fleet: Fleet) -> tuple[Replay, dict[str, tuple[Entity, list[Write]]]]
                 rep.included[ent.source.path] += 1
             continue
         live: dict[tuple[str, ...], list[tuple[str, Write]]] = {}
+        below: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)  # ~path -> paths
         for ent in t.entities:
             key = ent.source.path
-            got = writes.get(key)
-            if got is None:
-                got = writes[key] = (ent, entity_writes(ent))
             rep.included[key] += 1
-            for w in got[1]:
+            for w, prefixes in zip(writes[key][1], under[key], strict=True):
                 path = w.path
                 if w.overwrite:
-                    n = len(path)
-                    victims = [p for p in live if p[:n] == path]
+                    victims = [old for p in below.pop(path, ()) for old in live.pop(p, ())]
                     if not victims:
                         rep.overrode_nothing[(key, w)] += 1
-                    for p in victims:
-                        for old in live.pop(p):
-                            rep.killed[old] += 1
-                            rep.killers[old].add((key, path))
+                    for old in victims:
+                        rep.killed[old] += 1
+                        rep.killers[old].add((key, path))
                     if w.replaces_only:
                         continue
-                else:
-                    olds = live.get(path)
-                    if olds and type(value_at(t.params, path)) not in (dict, list):
-                        for old in olds:
-                            rep.killed[old] += 1
-                            rep.killers[old].add((key, path))
-                        olds.clear()
-                live.setdefault(path, []).append((key, w))
+                olds = live.get(path)
+                if olds is None:
+                    live[path] = [(key, w)]
+                    for p in prefixes:
+                        below[p].append(path)
+                    continue
+                if not w.overwrite and olds and type(value_at(t.params, path)) not in (dict, list):
+                    for old in olds:
+                        rep.killed[old] += 1
+                        rep.killers[old].add((key, path))
+                    olds.clear()
+                olds.append((key, w))
     return rep, writes
 
 

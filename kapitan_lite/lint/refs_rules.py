@@ -11,6 +11,8 @@ from ..refs.tags import TAG_RE, Tag, TagSyntaxError, iter_strings, parse
 from .findings import Finding
 from .graph import Fleet, TargetGraph, value_at
 
+MAX_TARGETS = 3
+
 
 def _written_tags(ent: Entity) -> list[tuple[str, ...]]:
     """Key paths of an entity's parameters whose value as written holds ``?{``."""
@@ -91,6 +93,10 @@ def file_tags(paths: list[str]) -> set[str]:
     return found
 
 
+def _tag_file(text: str) -> str:
+    return next(t.file_path for t in tags_in(text))
+
+
 def ref_files(refs_path: str) -> list[str]:
     """Every ref file under ``refs_path``, relative to it, sorted (dot files skipped)."""
     out = []
@@ -108,14 +114,21 @@ def ref_findings(fleet: Fleet, refs_path: str, input_files: list[str],
     tags = inventory_tags(fleet)
     out: list[Finding] = []
     if "missing-ref-file" in rules:
+        # one finding per place and missing file, naming the targets it breaks
+        missing: dict[tuple[str, int, str], list[str]] = {}
         for t, ent, path, tag in tags:
             if tag.functions or tag.embedded or tag.vault:
                 continue  # functions create the ref on compile; embedded tags carry it
             if not os.path.isfile(os.path.join(refs_path, tag.file_path)):
                 src = ent.source
-                out.append(Finding(src.path, src.line_of("parameters", path), "missing-ref-file",
-                                   f"{tag.text} (target {t.name}): no ref file "
-                                   f"{os.path.join(refs_path, tag.file_path)}"))
+                place = (src.path, src.line_of("parameters", path), tag.text)
+                missing.setdefault(place, []).append(t.name)
+        for (where, line, text), names in missing.items():
+            shown = ", ".join(names[:MAX_TARGETS]) + \
+                (f" and {len(names) - MAX_TARGETS} more" if len(names) > MAX_TARGETS else "")
+            out.append(Finding(where, line, "missing-ref-file",
+                               f"{text}: no ref file {os.path.join(refs_path, _tag_file(text))} "
+                               f"(target{'s' if len(names) > 1 else ''} {shown})"))
     if "unused-ref-file" in rules and os.path.isdir(refs_path):
         if any(t.params is None for t in fleet.targets):
             return out  # a target that does not resolve could use any ref
