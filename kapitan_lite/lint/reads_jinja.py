@@ -23,6 +23,7 @@ class _Visitor:
         self.templates: list[str] = []
 
     def chain(self, node: nodes.Node) -> tuple[str, ...] | None:
+        """The inventory path ``node`` stands for (``(@inv, parameters, ...)``), or None."""
         if isinstance(node, nodes.Name):
             if node.name == "inventory":
                 return (INV,)
@@ -44,6 +45,7 @@ class _Visitor:
         return None
 
     def visit(self, node: nodes.Node) -> None:
+        """Record the reads of ``node`` and below."""
         if isinstance(node, nodes.Assign) and isinstance(node.target, nodes.Name):
             got = self.chain(node.node)
             if got is not None:

@@ -18,6 +18,7 @@ class _Visitor:
         self.aliases: dict[str, tuple[str, ...]] = {}
 
     def chain(self, node: ast.AST) -> tuple[str, ...] | None:
+        """The inventory path ``node`` stands for (``(@inv, parameters, ...)``), or None."""
         if isinstance(node, ast.Call) and not node.args:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else \
@@ -44,6 +45,7 @@ class _Visitor:
         return None
 
     def visit(self, node: ast.AST) -> None:
+        """Record the reads of ``node`` and below."""
         if isinstance(node, ast.Assign) and len(node.targets) == 1 \
                 and isinstance(node.targets[0], ast.Name):
             got = self.chain(node.value)

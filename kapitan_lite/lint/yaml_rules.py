@@ -30,6 +30,7 @@ class _Walker:
         self.found: list[Finding] = []
 
     def node(self, node: yaml.Node, owner_col: int | None) -> None:
+        """Check ``node`` and below; ``owner_col``: the column of the key it is the value of."""
         if isinstance(node, yaml.MappingNode):
             if not node.flow_style and node.value and owner_col is not None:
                 self._indent(node.value[0][0].start_mark, owner_col, allow_zero=False)
