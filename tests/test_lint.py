@@ -304,3 +304,31 @@ def test_yaml_error_is_said_once(tmp_path):
     run = kcompile("lint", "--format", "json", cwd=tmp_path)
     assert {(f["rule"], f["path"], f["line"]) for f in _findings(run)} == {
         ("inventory-error", "inventory/classes/common.yml", 3)}
+
+
+def test_template_and_kadet_reads():
+    from kapitan_lite.lint.reads_jinja import template_reads
+    from kapitan_lite.lint.reads_kadet import module_reads
+
+    reads, imported = template_reads(
+        '{% import "lib/m.j2" as m %}{% set p = inventory.parameters %}{% set a = p.app %}'
+        '{{ a.name }}{{ a.port | int }}{{ p["db"]["host"] }}{{ m.f(p.labels) }}'
+        '{% for k, v in a.env.items() %}{% endfor %}{{ inventory_global["x"].parameters.g }}'
+        '{{ a.get("opt") }}{{ a.name.upper() }}')
+    assert sorted(reads.paths) == [("app", "env"), ("app", "name"), ("app", "name", "upper"),
+                                   ("app", "opt"), ("app", "port"), ("db", "host"), ("g",),
+                                   ("labels",)]
+    assert imported == ["lib/m.j2"] and not reads.everything
+    reads = module_reads(
+        "from kapitan.inputs import kadet\n"
+        "def main(input_params):\n"
+        "    inv = kadet.inventory()\n"
+        "    p = inv.parameters\n"
+        "    flows = p.netpol.flows\n"
+        "    labels = dict(p.common_labels)\n"
+        "    for c in flows.cidrs:\n"
+        "        pass\n"
+        "    return {'a': flows.ns, 'b': p['db'].get('port'), 'c': inv.classes}\n", "m.py")
+    assert sorted(reads.paths) == [("common_labels",), ("db", "port"), ("netpol", "flows", "cidrs"),
+                                   ("netpol", "flows", "ns")]
+    assert module_reads("import kadet\nx = kadet.inventory()\nf(x)\n", "w.py").everything
