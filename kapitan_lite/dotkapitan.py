@@ -136,6 +136,23 @@ def _load(path: str) -> tuple[dict[str, Any], dict[str, int]]:
     return data, lines
 
 
+def section(root: str, name: str) -> tuple[dict[str, Any], dict[str, int], str]:
+    """Section ``name`` of ``root/.kapitan`` (empty when absent), the line of each of its
+    keys, and the file's path as messages show it."""
+    path = os.path.join(root, FILE)
+    if not os.path.isfile(path):
+        return {}, {}, path
+    data, lines = _load(path)
+    block = data.get(name)
+    if block is None:
+        block = {}
+    if not isinstance(block, dict):
+        raise UserError.of(f"{name} must be a mapping", os.path.relpath(path), lines.get(name, 0))
+    prefix = name + "."
+    return block, {k[len(prefix):]: v for k, v in lines.items() if k.startswith(prefix)}, \
+        os.path.relpath(path)
+
+
 def version_matches(pinned: str, actual: str = KAPITAN_VERSION) -> bool:
     """Kapitan's check: every dotted part of the pin equals the version's, as far as both go."""
     return all(a == b for a, b in zip(pinned.replace("-rc", "").split("."),

@@ -23,6 +23,7 @@ _LAZY = {
     "init": ("init_cmd", "init_cmd"),
     "affected": ("affected_cmd", "affected_cmd"),
     "graph": ("graph_cmd", "graph_cmd"),
+    "lint": ("lint_cmd", "lint_cmd"),
 }
 
 

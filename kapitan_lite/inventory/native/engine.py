@@ -69,9 +69,13 @@ class NativeEngine:
         except NodeError as exc:
             raise EngineProblems([Problem(exc.path, exc.line, target, exc.message)], target) from None
 
-    def resolve(self, target: str, query_hook: Any) -> tuple[dict[str, Any], Resolver]:
-        """Render ``target``; also return the parameters' resolver (for ``explain``)."""
-        state, ctx, node = self.merged(target)
+    def resolve(self, target: str, query_hook: Any,
+                merged: tuple[State, Walk, Entity] | None = None) -> tuple[dict[str, Any], Resolver]:
+        """Render ``target``; also return the parameters' resolver (for ``explain``).
+
+        ``merged``: the target's merged state when the caller already has it (``lint``).
+        """
+        state, ctx, node = merged or self.merged(target)
         params = Resolver(self.settings, parameters_tree(state, ctx), query_hook,
                           shapes=self.shapes)
         params.run()

@@ -1,0 +1,1 @@
+"""``kcompile lint``: checks of the inventory and the repo, on the native engine's class graph."""
