@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..errors import UserError
-from .options import COMMON, apply_options, merge_opts, run_action, settings_from
+from .options import COMMON, SHARD, apply_options, merge_opts, run_action, settings_from
 
 EXIT_DIFFERENT = 1
 
@@ -16,6 +16,7 @@ EXIT_DIFFERENT = 1
 @apply_options(COMMON)
 @click.option("-t", "--targets", "targets", multiple=True,
               help="Check only this target; repeatable (-t a -t b, or -t a b).")
+@apply_options(SHARD)
 @click.pass_context
 def check_cmd(ctx: click.Context, **local: Any) -> None:
     """Compile aside and compare with compiled/: exit 1 with a per-target summary
@@ -29,7 +30,21 @@ def check_cmd(ctx: click.Context, **local: Any) -> None:
         if opts.get("labels"):
             raise UserError.of("check selects targets with -t, not -l")
         settings = settings_from(opts)
-        result = run_check(settings, list(opts.get("targets") or ()) or None)
+        names = list(opts.get("targets") or ())
+        if opts.get("shard"):
+            from ..compile.shard import parse_shard, select
+            from ..inventory import Inventory
+
+            shard = parse_shard(opts["shard"])
+            inventory = Inventory(settings.inventory_path, settings.backend,
+                                  settings.compose_target_name, settings.class_wildcards)
+            names = select(inventory, inventory.select(names or None, None), shard,
+                           settings.root, list(settings.search_paths))
+            if not names:
+                click.echo(f"kcompile check: shard {shard.index}/{shard.count} has no "
+                           "targets", err=True)
+                return 0
+        result = run_check(settings, names or None)
         if result.ok:
             n = result.diff.compared
             click.echo(f"kcompile check: compiled/ is up to date "
