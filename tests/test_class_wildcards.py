@@ -215,6 +215,11 @@ def test_cli_flag_dotkapitan_and_unmatched(tmp_path: Path) -> None:
     on = _kcompile(root, "inventory", "-t", "t", "--enable-class-wildcards", "--format", "json")
     assert on.returncode == 0, on.stderr
     assert json.loads(on.stdout)["classes"] == ["apps.db", "apps.web"]
+    # Kapitan reads the key from inventory_backend: or global:, never from compile:.
+    (root / ".kapitan").write_text("compile:\n  enable-class-wildcards: true\n")
+    assert _kcompile(root, "inventory", "-t", "t").returncode == 2
+    (root / ".kapitan").write_text("global:\n  enable-class-wildcards: true\n")
+    assert _kcompile(root, "inventory", "-t", "t").returncode == 0
     (root / ".kapitan").write_text("inventory_backend:\n  enable-class-wildcards: true\n")
     for backend in ("kapitan-lite", "reclass", "reclass-rs"):
         got = _kcompile(root, "inventory", "-t", "t", "--backend", backend, "--format", "json")

@@ -32,14 +32,9 @@ def check_cmd(ctx: click.Context, **local: Any) -> None:
         settings = settings_from(opts)
         names = list(opts.get("targets") or ())
         if opts.get("shard"):
-            from ..compile.shard import parse_shard, select
-            from ..inventory import Inventory
+            from ..compile.shard import share
 
-            shard = parse_shard(opts["shard"])
-            inventory = Inventory(settings.inventory_path, settings.backend,
-                                  settings.compose_target_name, settings.class_wildcards)
-            names = select(inventory, inventory.select(names or None, None), shard,
-                           settings.root, list(settings.search_paths))
+            _, shard, names = share(settings, opts["shard"], names, None)
             if not names:
                 click.echo(f"kcompile check: shard {shard.index}/{shard.count} has no "
                            "targets", err=True)

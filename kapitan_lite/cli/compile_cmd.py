@@ -61,22 +61,20 @@ def compile_targets(opts: dict[str, Any]) -> int:
                    f"{os.path.normpath(settings.compiled_dir)}/, "
                    "which git tracks: do not commit it", err=True)
     shard_inventory = None
-    if opts.get("shard") or opts.get("record_costs"):
-        from ..inventory import Inventory
-
-        shard_inventory = Inventory(settings.inventory_path, settings.backend,
-                                    settings.compose_target_name, settings.class_wildcards)
     if opts.get("shard"):
-        from ..compile.shard import parse_shard, select
+        from ..compile.shard import share
 
-        shard = parse_shard(opts["shard"])
-        chosen = shard_inventory.select(names or None, labels or None)
-        names, labels = select(shard_inventory, chosen, shard, settings.root,
-                               list(settings.search_paths)), {}
+        shard_inventory, shard, names = share(settings, opts["shard"], names, labels)
+        labels = {}
         if not names:
             click.echo(f"shard {shard.index}/{shard.count}: no targets to compile", err=True)
             return 0
     inventory = _fetch_first(settings, opts, names, labels) or shard_inventory
+    if inventory is None and opts.get("record_costs"):
+        from ..inventory import Inventory
+
+        inventory = Inventory(settings.inventory_path, settings.backend,
+                              settings.compose_target_name, settings.class_wildcards)
     progress = _Progress(settings.verbose)
     seconds: dict[str, float] = {}
 
@@ -93,7 +91,7 @@ def compile_targets(opts: dict[str, Any]) -> int:
     if opts.get("record_costs"):
         from ..compile.shard import save_costs
 
-        path = save_costs(settings.root, seconds, set(shard_inventory.names()))
+        path = save_costs(settings.root, seconds, set(inventory.names()))
         click.echo(f"recorded the compile time of {len(seconds)} targets in "
                    f"{os.path.relpath(path)}", err=True)
     for warning in report.warnings:

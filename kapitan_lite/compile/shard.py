@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..inventory import Inventory, Target
+from ..project import Settings
 from .plan import expand_input_path
 
 COSTS_FILE = "kcompile-costs.json"
@@ -136,3 +137,14 @@ def select(inventory: Inventory, names: list[str], shard: Shard, root: str,
         return names
     costs = target_costs(inventory, names, root, search_paths)
     return partition(costs, shard.count)[shard.index - 1]
+
+
+def share(settings: Settings, text: str, names: list[str] | None,
+          labels: dict[str, str] | None) -> tuple[Inventory, Shard, list[str]]:
+    """The inventory, the shard ``text`` names, and its share of the targets -t/-l select."""
+    shard = parse_shard(text)
+    inventory = Inventory(settings.inventory_path, settings.backend,
+                          settings.compose_target_name, settings.class_wildcards)
+    chosen = inventory.select(names or None, labels or None)
+    return inventory, shard, select(inventory, chosen, shard, settings.root,
+                                    list(settings.search_paths))
