@@ -39,7 +39,7 @@ def _tree(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("shard") / "fleet"
-    subprocess.run([sys.executable, str(REPO / "bench/gen_inventory.py"), "--targets", "12",
+    subprocess.run([sys.executable, str(REPO / "bench/gen_inventory.py"), "--targets", "9",
                     "--seed", "42", "--out", str(root)], check=True, capture_output=True)
     full = _kcompile(root, "--no-cache")  # into the project's own compiled/
     assert full.returncode == 0, full.stderr
