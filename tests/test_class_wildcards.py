@@ -243,3 +243,10 @@ def test_a_new_class_reaches_the_cached_targets_its_pattern_matches(tmp_path: Pa
     assert "apps.zz" in (root / "compiled/globs/classes.txt").read_text()
     assert "apps.zz" not in (root / "compiled/plain/classes.txt").read_text()
     assert "1 unchanged (cache)" in again.stderr  # plain has no pattern: still cached
+
+
+def test_a_missing_class_after_a_pattern_is_located_at_its_own_line(tmp_path: Path) -> None:
+    root = _small(tmp_path, ["apps.*", "nosuch"])
+    got = _kcompile(root, "inventory", "-t", "t", "--enable-class-wildcards")
+    assert got.returncode == 2
+    assert got.stderr.splitlines()[0] == "inventory/targets/t.yml:3: t: class nosuch not found"
