@@ -17,6 +17,9 @@ Scenarios:
   incremental  kcompile only: a first compile into an empty compiled/, then a
                recompile with nothing changed, then one after editing one cluster
                class; each as a fraction of the first compile
+  shard        kcompile only: each of 4 shares (--shard I/4 -p 1 --no-cache) into an
+               output directory of its own, as 4 CI jobs; the union must be the full
+               compile; per share: targets, wall, CPU, and the balance (max/min)
 
 Usage:
   python bench/compare.py --targets 200 --runs 5 [--scenario full,single,...]
@@ -142,6 +145,34 @@ class Bench:
         return {"first": first, "none": none, "edit": edit, "class": cls.name}
 
 
+def shard_rows(bench: Bench, runs: int, count: int = 4) -> list[str]:
+    """Time each of ``count`` shards as a CI job would run it; check their union."""
+    d = bench.l_dir
+    run([*KCOMPILE, "--no-cache"], d)  # the full compile the union must equal
+    full = tree_manifest(d / "compiled")
+    samples: dict[int, list[Sample]] = {i: [] for i in range(1, count + 1)}
+    union: list[str] = []
+    sizes: dict[int, int] = {}
+    for r in range(runs):  # shards alternate: 1 2 3 4 1 2 3 4 ...
+        for i in samples:
+            out = bench.workdir / f"shard-{i}"
+            shutil.rmtree(out, ignore_errors=True)
+            samples[i].append(run([*KCOMPILE, "--shard", f"{i}/{count}", "--no-cache", "-p", "1",
+                                   "--output-path", str(out)], d))
+            sizes[i] = len(os.listdir(out / "compiled"))
+            if r == 0:
+                union += tree_manifest(out / "compiled")
+    if sorted(union, key=lambda line: line.rsplit(" ", 1)[-1]) != full:
+        raise SystemExit("the union of the shards' compiled/ is not the full compile")
+    rows = [f"| `--shard {i}/{count}` ({sizes[i]} targets) | {fmt(v)} | | |"
+            for i, v in samples.items()]
+    for what in ("wall", "cpu"):
+        per = [median([getattr(s, what) for s in v]) for v in samples.values()]
+        rows.append(f"| shards' {what} time, max/min | {max(per) / min(per):.2f} | | "
+                    "union = full compile |")
+    return rows
+
+
 def fmt(samples: list[Sample]) -> str:
     """Median wall, CPU and peak memory."""
     return (f"{median([s.wall for s in samples]):7.2f} s wall  "
@@ -213,6 +244,8 @@ def main() -> int:
                 share = median([s.wall for s in r[key]]) / first
                 lines.append(f"| {label} | {fmt(r[key])} | | {share:.1%} of a first compile "
                              f"({first:.2f} s) |")
+        if "shard" in scenarios:
+            lines.extend(shard_rows(bench, args.runs))
     print("\n".join(lines))
     return 0
 

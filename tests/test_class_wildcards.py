@@ -215,6 +215,11 @@ def test_cli_flag_dotkapitan_and_unmatched(tmp_path: Path) -> None:
     on = _kcompile(root, "inventory", "-t", "t", "--enable-class-wildcards", "--format", "json")
     assert on.returncode == 0, on.stderr
     assert json.loads(on.stdout)["classes"] == ["apps.db", "apps.web"]
+    # Kapitan reads the key from inventory_backend: or global:, never from compile:.
+    (root / ".kapitan").write_text("compile:\n  enable-class-wildcards: true\n")
+    assert _kcompile(root, "inventory", "-t", "t").returncode == 2
+    (root / ".kapitan").write_text("global:\n  enable-class-wildcards: true\n")
+    assert _kcompile(root, "inventory", "-t", "t").returncode == 0
     (root / ".kapitan").write_text("inventory_backend:\n  enable-class-wildcards: true\n")
     for backend in ("kapitan-lite", "reclass", "reclass-rs"):
         got = _kcompile(root, "inventory", "-t", "t", "--backend", backend, "--format", "json")
@@ -238,3 +243,10 @@ def test_a_new_class_reaches_the_cached_targets_its_pattern_matches(tmp_path: Pa
     assert "apps.zz" in (root / "compiled/globs/classes.txt").read_text()
     assert "apps.zz" not in (root / "compiled/plain/classes.txt").read_text()
     assert "1 unchanged (cache)" in again.stderr  # plain has no pattern: still cached
+
+
+def test_a_missing_class_after_a_pattern_is_located_at_its_own_line(tmp_path: Path) -> None:
+    root = _small(tmp_path, ["apps.*", "nosuch"])
+    got = _kcompile(root, "inventory", "-t", "t", "--enable-class-wildcards")
+    assert got.returncode == 2
+    assert got.stderr.splitlines()[0] == "inventory/targets/t.yml:3: t: class nosuch not found"

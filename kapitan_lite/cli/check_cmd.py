@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..errors import UserError
-from .options import COMMON, OUTPUT, apply_options, merge_opts, run_action, settings_from
+from .options import COMMON, OUTPUT, SHARD, apply_options, merge_opts, run_action, settings_from
 
 EXIT_DIFFERENT = 1
 
@@ -17,6 +17,7 @@ EXIT_DIFFERENT = 1
               help="Check only this target; repeatable (-t a -t b, or -t a b).")
 @apply_options(COMMON)
 @apply_options(OUTPUT)
+@apply_options(SHARD)
 @click.pass_context
 def check_cmd(ctx: click.Context, **local: Any) -> None:
     """Compile aside and compare with compiled/: exit 1 with a per-target summary
@@ -30,7 +31,16 @@ def check_cmd(ctx: click.Context, **local: Any) -> None:
         if opts.get("labels"):
             raise UserError.of("check selects targets with -t, not -l")
         settings = settings_from(opts)
-        result = run_check(settings, list(opts.get("targets") or ()) or None)
+        names = list(opts.get("targets") or ())
+        if opts.get("shard"):
+            from ..compile.shard import share
+
+            _, shard, names = share(settings, opts["shard"], names, None)
+            if not names:
+                click.echo(f"kcompile check: shard {shard.index}/{shard.count} has no "
+                           "targets", err=True)
+                return 0
+        result = run_check(settings, names or None)
         if result.ok:
             n = result.diff.compared
             click.echo(f"kcompile check: compiled/ is up to date "

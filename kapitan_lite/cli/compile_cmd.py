@@ -11,11 +11,7 @@ import click
 
 from ..errors import UserError
 from .options import (
-    COMMON,
-    FETCH,
-    OUTPUT,
-    REVEAL,
-    SELECT,
+    COMPILE,
     apply_options,
     merge_opts,
     parse_labels,
@@ -64,14 +60,40 @@ def compile_targets(opts: dict[str, Any]) -> int:
         click.echo(f"warning: --reveal writes plaintext secrets into "
                    f"{os.path.normpath(settings.compiled_dir)}/, "
                    "which git tracks: do not commit it", err=True)
-    inventory = _fetch_first(settings, opts, names, labels)
+    shard_inventory = None
+    if opts.get("shard"):
+        from ..compile.shard import share
+
+        shard_inventory, shard, names = share(settings, opts["shard"], names, labels)
+        labels = {}
+        if not names:
+            click.echo(f"shard {shard.index}/{shard.count}: no targets to compile", err=True)
+            return 0
+    inventory = _fetch_first(settings, opts, names, labels) or shard_inventory
+    if inventory is None and opts.get("record_costs"):
+        from ..inventory import Inventory
+
+        inventory = Inventory(settings.inventory_path, settings.backend,
+                              settings.compose_target_name, settings.class_wildcards)
     progress = _Progress(settings.verbose)
+    seconds: dict[str, float] = {}
+
+    def on_result(result: Any) -> None:
+        seconds[result.name] = sum(result.timings.values())
+        progress.advance(result)
+
     try:
         report = compile_project(settings, names or None, labels or None,
-                                 on_result=progress.advance, on_start=progress.start,
+                                 on_result=on_result, on_start=progress.start,
                                  inventory=inventory)
     finally:
         progress.close()
+    if opts.get("record_costs"):
+        from ..compile.shard import save_costs
+
+        path = save_costs(settings.root, seconds, set(inventory.names()))
+        click.echo(f"recorded the compile time of {len(seconds)} targets in "
+                   f"{os.path.relpath(path)}", err=True)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if settings.verbose:
@@ -128,11 +150,7 @@ def _tracked_by_git(path: str) -> bool:
 
 
 @click.command("compile")
-@apply_options(COMMON)
-@apply_options(SELECT)
-@apply_options(OUTPUT)
-@apply_options(REVEAL)
-@apply_options(FETCH)
+@apply_options(COMPILE)
 @click.pass_context
 def compile_cmd(ctx: click.Context, **local: Any) -> None:
     """Compile all targets, or those selected with -t or -l."""

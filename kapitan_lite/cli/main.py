@@ -10,7 +10,7 @@ import click
 
 from .. import KAPITAN_VERSION, __version__
 from .compile_cmd import compile_cmd, compile_targets
-from .options import COMMON, FETCH, OUTPUT, REVEAL, SELECT, apply_options, run_action
+from .options import COMPILE, apply_options, run_action
 
 # Each command's module is imported only when that command runs (or --help lists it).
 _LAZY = {
@@ -43,11 +43,7 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"]})
-@apply_options(COMMON)
-@apply_options(SELECT)
-@apply_options(OUTPUT)
-@apply_options(REVEAL)
-@apply_options(FETCH)
+@apply_options(COMPILE)
 @click.version_option(__version__, prog_name="kcompile",
                       message=f"%(prog)s %(version)s (output of kapitan {KAPITAN_VERSION})")
 @click.pass_context

@@ -116,6 +116,22 @@ SELECT = [
                  help="Compile every selected target, ignoring the incremental cache."),
 ]
 
+# CI sharding (compile and check).
+SHARD = [
+    click.option("--shard", default=None, metavar="I/N",
+                 help="Take share I of N of the selected targets, balanced by compile cost "
+                      "(the same partition in every CI job)."),
+]
+# Compile only: record each compiled target's time for --shard.
+RECORD = [
+    click.option("--record-costs", is_flag=True, default=None,
+                 help="Write each compiled target's compile time to kcompile-costs.json "
+                      "(commit it; --shard balances by it)."),
+]
+
+# Everything a compile takes: ``kcompile`` itself and ``kcompile compile``.
+COMPILE = [*COMMON, *SELECT, *OUTPUT, *REVEAL, *FETCH, *SHARD, *RECORD]
+
 
 def apply_options(options: list[Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:

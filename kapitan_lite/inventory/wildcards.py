@@ -65,14 +65,16 @@ def class_names(classes_dir: str) -> list[str]:
     return sorted(found)
 
 
-def expand(entries: list, available: list[str]) -> tuple[list[str], list[int]]:
+def expand(entries: list, available: list[str]) -> tuple[list[str], list[int], list[int]]:
     """``entries`` with each pattern replaced by its sorted matches, duplicates dropped.
 
-    Non-string entries are dropped, as Kapitan does. The second value lists
-    the indexes of patterns that matched nothing.
+    Non-string entries are dropped, as Kapitan does. The second value gives,
+    for each name, the index of the entry it came from; the third lists the
+    indexes of patterns that matched nothing.
     """
     known = set(available)
     out: list[str] = []
+    origins: list[int] = []
     seen: set[str] = set()
     unmatched: list[int] = []
     for i, entry in enumerate(entries):
@@ -88,20 +90,30 @@ def expand(entries: list, available: list[str]) -> tuple[list[str], list[int]]:
             if name not in seen:
                 seen.add(name)
                 out.append(name)
-    return out, unmatched
+                origins.append(i)
+    return out, origins, unmatched
 
 
 @dataclass
 class Expansion:
-    """The expanded ``classes:`` of every file that has a pattern, keyed by normalised path."""
+    """The expanded ``classes:`` of every file that has a pattern, keyed by normalised path.
+
+    ``origins`` gives, for each expanded name, the index of the entry it came
+    from, so that errors name the line of that entry.
+    """
 
     inventory_path: str
     classes: dict[str, list[str]] = field(default_factory=dict)
+    origins: dict[str, list[int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def expanded(self, path: str) -> list[str] | None:
         """The expanded class list of a file, or None when it has no pattern."""
         return self.classes.get(os.path.normpath(path))
+
+    def origin(self, path: str) -> list[int] | None:
+        """For each name of :meth:`expanded`, the index of its entry in the file."""
+        return self.origins.get(os.path.normpath(path))
 
 
 def scan(inventory_path: str) -> Expansion:
@@ -126,8 +138,9 @@ def scan(inventory_path: str) -> Expansion:
         entries = data.get("classes") if isinstance(data, dict) else None
         if not isinstance(entries, list) or not any(is_pattern(e) for e in entries):
             continue
-        names, unmatched = expand(entries, available)
+        names, origins, unmatched = expand(entries, available)
         result.classes[os.path.normpath(path)] = names
+        result.origins[os.path.normpath(path)] = origins
         lines = _entry_lines(raw) if unmatched else {}
         for i in unmatched:
             result.problems.append(Problem(path, lines.get(i, 0), "",

@@ -40,10 +40,12 @@ class LoadError(Exception):
 class SourceFile:
     """One class or target file, and (lazily) the line of every key in it."""
 
-    def __init__(self, path: str, name: str, kind: str):
+    def __init__(self, path: str, name: str, kind: str, class_origins: list[int] | None = None):
         self.path = path
         self.name = name  # class name, or target name
         self.kind = kind  # "class" or "target"
+        # With class wildcards: the written entry each expanded class came from.
+        self.class_origins = class_origins
         self._lines: dict[tuple, int] | None = None
 
     @property
@@ -65,6 +67,9 @@ class SourceFile:
 
     def entry_line(self, section: str, index: int) -> int:
         """Line of item ``index`` of a top-level list such as ``classes``."""
+        if section == "classes" and self.class_origins is not None \
+                and index < len(self.class_origins):
+            index = self.class_origins[index]
         return self.line_of(section, (index,))
 
     def __repr__(self) -> str:

@@ -118,8 +118,10 @@ class ClassWalker:
         got = self._entities.get(key)
         if got is None:
             try:
-                classes = self.wildcards.expanded(path) if self.wildcards else None
-                got = load_entity(SourceFile(path, name, kind), classes)
+                classes = origins = None
+                if self.wildcards is not None:
+                    classes, origins = self.wildcards.expanded(path), self.wildcards.origin(path)
+                got = load_entity(SourceFile(path, name, kind, origins), classes)
             except LoadError as exc:
                 got = exc
             self._entities[key] = got
