@@ -29,7 +29,8 @@ from .deps import Deps, Hasher
 
 CACHE_NAME = ".kcompile-cache"
 STATE_FILE = "state.json"
-# 3: dependencies are kept once, in a table, and targets name them by index.
+# 3: each dependency, with the hash it had when recorded, is kept once in a
+# table that targets name by index.
 FORMAT = 3
 # A dependency modified after the run started may have changed while it was
 # being read: such a target is not cached. File times come from the kernel's
@@ -73,6 +74,11 @@ class Cache:
         self.hasher = Hasher()  # given the known file stats by _load
         self._inventory_keys: dict[str, str] = {}  # memo for this run
         self._dep_lines: dict[tuple[str, str], bytes] = {}  # memo for this run
+        # Loaded from the file: (kind, path, hash when recorded), and for each
+        # target not recorded since, the indexes of its inventory and input deps.
+        self._table: list[tuple[str, str, str]] = []
+        self._loaded: dict[str, list[int]] = {}
+        self._valid: list[bool | None] = []  # table index -> still hashes so (this run)
         self._dirty = False
         if enabled:
             self._load()
@@ -84,11 +90,14 @@ class Cache:
                 state = json.loads(fp.read())
             if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
                 return
-            table = [(kind, path) for kind, path in state["deps"]]
-            entries = {}
+            table = [(str(kind), str(path), str(digest)) for kind, path, digest in state["deps"]]
+            pairs = [(kind, path) for kind, path, _ in table]
+            entries, loaded = {}, {}
             for name, e in state["targets"].items():
-                e["inventory_deps"] = [table[i] for i in e["inventory_deps"]]
-                e["input_deps"] = [table[i] for i in e["input_deps"]]
+                inv, inp = e["inventory_deps"], e["input_deps"]
+                loaded[name] = [*inv, *inp]
+                e["inventory_deps"] = [pairs[i] for i in inv]
+                e["input_deps"] = [pairs[i] for i in inp]
                 entries[name] = Entry(**e)
             known = state["files"]
             if not isinstance(known, dict) or not all(
@@ -98,6 +107,27 @@ class Cache:
             return  # missing or corrupt: start empty, never trust it
         self.entries = entries
         self.hasher = Hasher(known)
+        self._table, self._loaded, self._valid = table, loaded, [None] * len(table)
+
+    def _unchanged(self, name: str) -> bool:
+        """Whether every dependency of a loaded target hashes as it did when recorded."""
+        valid = self._valid
+        for i in self._loaded.get(name, ()):
+            ok = valid[i]
+            if ok is None:
+                kind, path, digest = self._table[i]
+                ok = valid[i] = self.hasher(kind, path) == digest
+            if not ok:
+                return False
+        return name in self._loaded
+
+    def _dep_hashes(self, name: str, entry: Entry) -> list[tuple[str, str, str]]:
+        """A target's deps with the hashes its key was made from, as the table keeps them."""
+        loaded = self._loaded.get(name)
+        if loaded is not None:
+            return [self._table[i] for i in loaded]
+        return [(kind, path, self.hasher(kind, path))
+                for kind, path in (*entry.inventory_deps, *entry.input_deps)]
 
     def _hash_deps(self, h: Any, deps: list[tuple[str, str]]) -> None:
         """Feed each dependency and its current hash into ``h`` (deps are stored sorted)."""
@@ -157,6 +187,12 @@ class Cache:
         for name in names:
             entry = self.entries.get(name)
             if entry is None or entry.target_dir != target_dirs[name]:
+                continue
+            if not entry.targets_read and self._unchanged(name):
+                # Its keys are made of these hashes, its name and dir, and the
+                # fingerprint, all as they were: no need to make them again.
+                if self._output_intact(entry, owned.get(entry.target_dir, {}), compiled_dir):
+                    fresh.add(name)
                 continue
             inv_key = self.inventory_key(name)
             if inv_key != entry.inventory_key:
@@ -220,6 +256,7 @@ class Cache:
         inv_entry = Entry(key="", inventory_key="", target_dir=target_dir, inventory_deps=inv,
                           input_deps=inp, targets_read=sorted(deps.targets_read))
         self.entries[name] = inv_entry
+        self._loaded.pop(name, None)
         self._inventory_keys.pop(name, None)
         inv_key = self.inventory_key(name)
         key = self._key(name, target_dir, inv_key or "", inp, inv_entry.targets_read, all_names)
@@ -256,14 +293,13 @@ class Cache:
         if not self._dirty and set(self.entries) <= keep and files == self.hasher.known:
             return  # nothing new to remember
         self.make_dir()
-        index: dict[tuple[str, str], int] = {}  # each dependency once, for all targets
+        index: dict[tuple[str, str, str], int] = {}  # each dependency once, for all targets
         targets = {}
         for n, e in sorted(self.entries.items()):
             if n in keep:
-                targets[n] = {**vars(e),
-                              "inventory_deps": [index.setdefault(d, len(index))
-                                                 for d in e.inventory_deps],
-                              "input_deps": [index.setdefault(d, len(index)) for d in e.input_deps]}
+                ids = [index.setdefault(d, len(index)) for d in self._dep_hashes(n, e)]
+                cut = len(e.inventory_deps)
+                targets[n] = {**vars(e), "inventory_deps": ids[:cut], "input_deps": ids[cut:]}
         state = {"format": FORMAT, "fingerprint": self.fingerprint, "deps": list(index),
                  "targets": targets, "files": files}
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state-", suffix=".tmp")
