@@ -47,15 +47,21 @@ class CompileReport:
 
 @cache
 def _source_digest() -> str:
-    """A digest of kapitan-lite's own code, so a changed tool never trusts old output."""
+    """A digest of kapitan-lite's own code, so a changed tool never trusts old output.
+
+    Each file counts by its inode, size, mtime and ctime, as the cache trusts
+    sources: any edit or reinstall moves them, and stat is all a no-op run
+    can afford.
+    """
     h = hashlib.sha256(__version__.encode())
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for root, dirs, files in os.walk(pkg):
         dirs.sort()
         for f in sorted(files):
             if f.endswith(".py"):
-                with open(os.path.join(root, f), "rb") as fp:
-                    h.update(f.encode() + b"\0" + fp.read())
+                st = os.stat(os.path.join(root, f))
+                h.update(f"{os.path.relpath(os.path.join(root, f), pkg)}\0{st.st_ino}\0"
+                         f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode())
     return h.hexdigest()
 
 
