@@ -280,8 +280,10 @@ def test_compiled_templates_are_kept_with_no_cache_and_follow_source_and_filters
         "templates/app.yml": "name: {{ inventory.parameters.target_name | shout }}\n",
         "lib/jinja2_filters.py": "def shout(s):\n    return s.upper()\n",
     })
+    other_version = write_tree(root, {".kcompile-cache/jinja2-0123456789abcdef/x": "old"})
     assert kcompile("--no-cache", cwd=root).code == 0
     assert list(root.glob(".kcompile-cache/jinja2-*/*/*")), "no compiled template kept"
+    assert not (other_version / ".kcompile-cache/jinja2-0123456789abcdef").exists()
     assert (root / ".kcompile-cache/.gitignore").exists()
     write_tree(root, {"templates/app.yml": "name: {{ inventory.parameters.target_name }}!\n"})
     assert kcompile("--no-cache", cwd=root).code == 0

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +64,18 @@ def _source_digest() -> str:
                 h.update(f"{os.path.relpath(os.path.join(root, f), pkg)}\0{st.st_ino}\0"
                          f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode())
     return h.hexdigest()
+
+
+def _bytecode_dir(store: Cache) -> str:
+    """Where this version of the tool keeps compiled templates; those of others are removed."""
+    name = f"jinja2-{_source_digest()[:16]}"
+    path = os.path.join(store.dir, name)
+    if not os.path.isdir(path):  # a new version: the old ones' templates are of no use
+        with os.scandir(store.make_dir()) as entries:
+            old = [e.path for e in entries if e.name.startswith("jinja2-") and e.is_dir()]
+        for stale in old:
+            shutil.rmtree(stale, ignore_errors=True)
+    return store.make_dir(name)
 
 
 def run_fingerprint(settings: Settings) -> str:
@@ -147,7 +160,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 tags=tags,
                 nested_dirs=nested_targets(all_dirs),
                 # Templates compile once, not once per worker or run (--no-cache too).
-                bytecode_dir=store.make_dir(f"jinja2-{_source_digest()[:16]}"),
+                bytecode_dir=_bytecode_dir(store),
                 track_deps=store.enabled,
                 reveal=settings.reveal,
                 output=OutputOptions(settings.indent, settings.yaml_multiline_string_style,
