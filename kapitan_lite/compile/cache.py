@@ -57,6 +57,9 @@ class Entry:
     targets_read: list[str]
     files: dict[str, list[Any]] = field(default_factory=dict)  # rel -> [sha256, mode, size, mtime_ns]
     dirs: list[str] = field(default_factory=list)
+    # Its dirs ("" and dirs) as last seen intact: rel -> [inode, mtime_ns, ctime_ns]. A dir
+    # whose three are unchanged lists the same names, so only its files need a stat.
+    stamps: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _digest(obj: Any) -> str:
@@ -175,34 +178,68 @@ class Cache:
         return h.hexdigest()
 
     def fresh(self, names: list[str], target_dirs: dict[str, str], all_names: list[str],
-              compiled_dir: str) -> set[str]:
-        """The targets among ``names`` that can be skipped."""
+              compiled_dir: str, run_started_ns: int | None = None) -> set[str]:
+        """The targets among ``names`` that can be skipped.
+
+        ``run_started_ns``: when given, the dirs of targets found intact are
+        stamped (unless they changed during this run), for the next run.
+        """
         if not self.enabled or not self.entries:
             return set()
-        # A few targets (-t): look only in their dirs, not the whole fleet's output.
-        few = len(names) * 4 < len(target_dirs)
-        owned = _scan_owned(compiled_dir, set(target_dirs.values()),
-                            sorted({target_dirs[n] for n in names}) if few else None)
+        all_dirs = set(target_dirs.values())
         fresh = set()
         for name in names:
             entry = self.entries.get(name)
             if entry is None or entry.target_dir != target_dirs[name]:
                 continue
-            if not entry.targets_read and self._unchanged(name):
-                # Its keys are made of these hashes, its name and dir, and the
-                # fingerprint, all as they were: no need to make them again.
-                if self._output_intact(entry, owned.get(entry.target_dir, {}), compiled_dir):
-                    fresh.add(name)
-                continue
-            inv_key = self.inventory_key(name)
-            if inv_key != entry.inventory_key:
-                continue
-            key = self._key(name, entry.target_dir, inv_key, entry.input_deps,
-                            entry.targets_read, all_names)
-            if key == entry.key and self._output_intact(
-                    entry, owned.get(entry.target_dir, {}), compiled_dir):
+            if entry.targets_read or not self._unchanged(name):
+                inv_key = self.inventory_key(name)
+                if inv_key != entry.inventory_key:
+                    continue
+                key = self._key(name, entry.target_dir, inv_key, entry.input_deps,
+                                entry.targets_read, all_names)
+                if key != entry.key:
+                    continue
+            # else its keys are made of these hashes, its name and dir, and the
+            # fingerprint, all as they were: no need to make them again.
+            if self._stamped_intact(entry, compiled_dir) or self._scanned_intact(
+                    entry, all_dirs, compiled_dir, run_started_ns):
                 fresh.add(name)
         return fresh
+
+    def _stamped_intact(self, entry: Entry, compiled_dir: str) -> bool:
+        """Whether the target's dirs are as stamped and its files as written (False: look)."""
+        if not entry.stamps or len(entry.stamps) != len(entry.dirs) + 1:
+            return False
+        base = os.path.join(compiled_dir, entry.target_dir) + os.sep  # + rel: a join per file
+        lstat = os.lstat
+        mine: dict[str, tuple[int, int, int] | None] = {}
+        try:
+            for rel, stamp in entry.stamps.items():
+                st = lstat(base + rel)
+                if [st.st_ino, st.st_mtime_ns, st.st_ctime_ns] != stamp:
+                    return False
+                mine[rel] = None
+            for rel in entry.files:
+                st = lstat(base + rel)
+                mine[rel] = (st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+        except OSError:
+            return False
+        return self._output_intact(entry, mine, compiled_dir)
+
+    def _scanned_intact(self, entry: Entry, all_dirs: set[str], compiled_dir: str,
+                        run_started_ns: int | None) -> bool:
+        """Whether the target's dir, read in full, holds what it wrote; stamps it if so."""
+        mine = _scan_owned(compiled_dir, all_dirs, [entry.target_dir]).get(entry.target_dir, {})
+        if not self._output_intact(entry, mine, compiled_dir):
+            return False
+        if run_started_ns is not None:
+            stamps = _stamps(os.path.join(compiled_dir, entry.target_dir), entry.dirs,
+                             run_started_ns)
+            if stamps != entry.stamps:
+                entry.stamps = stamps
+                self._dirty = True
+        return True
 
     @staticmethod
     def _output_intact(entry: Entry, mine: dict[str, tuple[int, int, int] | None],
@@ -311,6 +348,21 @@ class Cache:
         except BaseException:
             os.unlink(tmp)
             raise
+
+
+def _stamps(base: str, dirs: list[str], run_started_ns: int) -> dict[str, list[int]]:
+    """``base`` and its ``dirs``, stamped; none when one changed during this run (it may
+    change again within the same tick of the file clock, unseen)."""
+    stamps = {}
+    for rel in ["", *dirs]:
+        try:
+            st = os.lstat(os.path.join(base, rel) if rel else base)
+        except OSError:
+            return {}
+        if _changed_during_run(max(st.st_mtime_ns, st.st_ctime_ns), run_started_ns):
+            return {}
+        stamps[rel] = [st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+    return stamps
 
 
 def _scan_owned(compiled_dir: str, target_dirs: set[str], only: list[str] | None = None

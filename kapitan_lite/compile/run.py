@@ -109,7 +109,8 @@ def compile_project(settings: Settings, names: list[str] | None = None,
 
     store = Cache(settings.output_path, run_fingerprint(settings),
                   enabled=settings.cache and not settings.reveal)
-    fresh = store.fresh(selected, target_dirs, inventory.names(), settings.compiled_dir)
+    fresh = store.fresh(selected, target_dirs, inventory.names(), settings.compiled_dir,
+                        started_ns)
     stale = [n for n in selected if n not in fresh]
     report = CompileReport(targets=selected, cached=sorted(fresh))
     for name in fresh:
