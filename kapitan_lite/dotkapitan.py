@@ -28,8 +28,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from . import KAPITAN_VERSION
 from .errors import Problem, UserError
 from .inventory.engine import engine_problem
@@ -112,6 +110,8 @@ SECTIONS = {"inventory-backend": "inventory_backend", "compose-target-name": "gl
 
 def _load(path: str) -> tuple[dict[str, Any], dict[str, int]]:
     """The file as data, and the line of each ``section.key`` (``version`` at top level)."""
+    import yaml  # only a project with a .kapitan file needs it
+
     with open(path, encoding="utf-8") as fp:
         text = fp.read()
     try:

@@ -280,8 +280,10 @@ def test_compiled_templates_are_kept_with_no_cache_and_follow_source_and_filters
         "templates/app.yml": "name: {{ inventory.parameters.target_name | shout }}\n",
         "lib/jinja2_filters.py": "def shout(s):\n    return s.upper()\n",
     })
+    other_version = write_tree(root, {".kcompile-cache/jinja2-0123456789abcdef/x": "old"})
     assert kcompile("--no-cache", cwd=root).code == 0
     assert list(root.glob(".kcompile-cache/jinja2-*/*/*")), "no compiled template kept"
+    assert not (other_version / ".kcompile-cache/jinja2-0123456789abcdef").exists()
     assert (root / ".kcompile-cache/.gitignore").exists()
     write_tree(root, {"templates/app.yml": "name: {{ inventory.parameters.target_name }}!\n"})
     assert kcompile("--no-cache", cwd=root).code == 0
@@ -294,3 +296,19 @@ def test_compiled_templates_are_kept_with_no_cache_and_follow_source_and_filters
     cold = kcompile("--no-cache", cwd=root)
     assert warm.code == cold.code == 2
     assert warm.err == cold.err and "shout" in cold.err
+
+
+def test_output_checked_by_dir_stamps_still_sees_every_change(proj, tmp_path):
+    """After a no-change run, a target's dirs are stamped (inode, mtime, ctime) and only
+    its files are stat'ed: an added, removed or rewritten file is still seen."""
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # stamps the dirs
+    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    assert all(t["stamps"] for t in state["targets"].values())
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+    (proj / "compiled/gamma/manifests/stray.yml").write_text("x")  # an extra file
+    app = proj / "compiled/beta/manifests/app.yml"
+    app.write_text(app.read_text().replace("beta", "BETA"))  # rewritten in place
+    (proj / "compiled/alpha/manifests/app.yml").unlink()
+    (proj / "compiled/alpha/manifests/app.yml").write_text("")  # removed, then made anew
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)

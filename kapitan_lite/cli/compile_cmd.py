@@ -114,13 +114,15 @@ def _fetch_first(settings: Any, opts: dict[str, Any], names: list[str],
     with neither, the targets with a dependency that sets ``force_fetch`` are
     fetched, forced.
     """
-    from ..fetch.plan import mentions_force_fetch
+    from ..compile.cache import CACHE_NAME
+    from ..fetch.mentions import mentions_force_fetch
 
     if opts.get("force"):
         click.echo("warning: --force is deprecated: use --force-fetch", err=True)
     force = bool(opts.get("force_fetch") or opts.get("force"))
     fetch = bool(opts.get("fetch")) or force
-    if not fetch and not mentions_force_fetch(settings.inventory_path):
+    memo = os.path.join(settings.output_path, CACHE_NAME, "force-fetch.json")
+    if not fetch and not mentions_force_fetch(settings.inventory_path, memo):
         return None
     from ..fetch.run import FetchOptions, fetch_project, summary
     from ..inventory import Inventory

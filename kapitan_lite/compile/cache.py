@@ -29,7 +29,8 @@ from .deps import Deps, Hasher
 
 CACHE_NAME = ".kcompile-cache"
 STATE_FILE = "state.json"
-# 3: dependencies are kept once, in a table, and targets name them by index.
+# 3: each dependency, with the hash it had when recorded, is kept once in a
+# table that targets name by index.
 FORMAT = 3
 # A dependency modified after the run started may have changed while it was
 # being read: such a target is not cached. File times come from the kernel's
@@ -56,6 +57,9 @@ class Entry:
     targets_read: list[str]
     files: dict[str, list[Any]] = field(default_factory=dict)  # rel -> [sha256, mode, size, mtime_ns]
     dirs: list[str] = field(default_factory=list)
+    # Its dirs ("" and dirs) as last seen intact: rel -> [inode, mtime_ns, ctime_ns]. A dir
+    # whose three are unchanged lists the same names, so only its files need a stat.
+    stamps: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _digest(obj: Any) -> str:
@@ -73,6 +77,11 @@ class Cache:
         self.hasher = Hasher()  # given the known file stats by _load
         self._inventory_keys: dict[str, str] = {}  # memo for this run
         self._dep_lines: dict[tuple[str, str], bytes] = {}  # memo for this run
+        # Loaded from the file: (kind, path, hash when recorded), and for each
+        # target not recorded since, the indexes of its inventory and input deps.
+        self._table: list[tuple[str, str, str]] = []
+        self._loaded: dict[str, list[int]] = {}
+        self._valid: list[bool | None] = []  # table index -> still hashes so (this run)
         self._dirty = False
         if enabled:
             self._load()
@@ -84,11 +93,14 @@ class Cache:
                 state = json.loads(fp.read())
             if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
                 return
-            table = [(kind, path) for kind, path in state["deps"]]
-            entries = {}
+            table = [(str(kind), str(path), str(digest)) for kind, path, digest in state["deps"]]
+            pairs = [(kind, path) for kind, path, _ in table]
+            entries, loaded = {}, {}
             for name, e in state["targets"].items():
-                e["inventory_deps"] = [table[i] for i in e["inventory_deps"]]
-                e["input_deps"] = [table[i] for i in e["input_deps"]]
+                inv, inp = e["inventory_deps"], e["input_deps"]
+                loaded[name] = [*inv, *inp]
+                e["inventory_deps"] = [pairs[i] for i in inv]
+                e["input_deps"] = [pairs[i] for i in inp]
                 entries[name] = Entry(**e)
             known = state["files"]
             if not isinstance(known, dict) or not all(
@@ -98,6 +110,27 @@ class Cache:
             return  # missing or corrupt: start empty, never trust it
         self.entries = entries
         self.hasher = Hasher(known)
+        self._table, self._loaded, self._valid = table, loaded, [None] * len(table)
+
+    def _unchanged(self, name: str) -> bool:
+        """Whether every dependency of a loaded target hashes as it did when recorded."""
+        valid = self._valid
+        for i in self._loaded.get(name, ()):
+            ok = valid[i]
+            if ok is None:
+                kind, path, digest = self._table[i]
+                ok = valid[i] = self.hasher(kind, path) == digest
+            if not ok:
+                return False
+        return name in self._loaded
+
+    def _dep_hashes(self, name: str, entry: Entry) -> list[tuple[str, str, str]]:
+        """A target's deps with the hashes its key was made from, as the table keeps them."""
+        loaded = self._loaded.get(name)
+        if loaded is not None:
+            return [self._table[i] for i in loaded]
+        return [(kind, path, self.hasher(kind, path))
+                for kind, path in (*entry.inventory_deps, *entry.input_deps)]
 
     def _hash_deps(self, h: Any, deps: list[tuple[str, str]]) -> None:
         """Feed each dependency and its current hash into ``h`` (deps are stored sorted)."""
@@ -145,26 +178,32 @@ class Cache:
         return h.hexdigest()
 
     def fresh(self, names: list[str], target_dirs: dict[str, str], all_names: list[str],
-              compiled_dir: str) -> set[str]:
-        """The targets among ``names`` that can be skipped."""
+              compiled_dir: str, run_started_ns: int | None = None) -> set[str]:
+        """The targets among ``names`` that can be skipped.
+
+        ``run_started_ns``: when given, the dirs of targets found intact are
+        stamped (unless they changed during this run), for the next run.
+        """
         if not self.enabled or not self.entries:
             return set()
-        # A few targets (-t): look only in their dirs, not the whole fleet's output.
-        few = len(names) * 4 < len(target_dirs)
-        owned = _scan_owned(compiled_dir, set(target_dirs.values()),
-                            sorted({target_dirs[n] for n in names}) if few else None)
+        all_dirs = set(target_dirs.values())
         fresh = set()
         for name in names:
             entry = self.entries.get(name)
             if entry is None or entry.target_dir != target_dirs[name]:
                 continue
-            inv_key = self.inventory_key(name)
-            if inv_key != entry.inventory_key:
-                continue
-            key = self._key(name, entry.target_dir, inv_key, entry.input_deps,
-                            entry.targets_read, all_names)
-            if key == entry.key and self._output_intact(
-                    entry, owned.get(entry.target_dir, {}), compiled_dir):
+            if entry.targets_read or not self._unchanged(name):
+                inv_key = self.inventory_key(name)
+                if inv_key != entry.inventory_key:
+                    continue
+                key = self._key(name, entry.target_dir, inv_key, entry.input_deps,
+                                entry.targets_read, all_names)
+                if key != entry.key:
+                    continue
+            # else its keys are made of these hashes, its name and dir, and the
+            # fingerprint, all as they were: no need to make them again.
+            if self._stamped_intact(entry, compiled_dir) or self._scanned_intact(
+                    entry, all_dirs, compiled_dir, run_started_ns):
                 fresh.add(name)
         return fresh
 
@@ -179,6 +218,39 @@ class Cache:
         inv_key = self.inventory_key(name)
         return inv_key == entry.inventory_key and entry.key == self._key(
             name, entry.target_dir, inv_key, entry.input_deps, entry.targets_read, all_names)
+    def _stamped_intact(self, entry: Entry, compiled_dir: str) -> bool:
+        """Whether the target's dirs are as stamped and its files as written (False: look)."""
+        if not entry.stamps or len(entry.stamps) != len(entry.dirs) + 1:
+            return False
+        base = os.path.join(compiled_dir, entry.target_dir) + os.sep  # + rel: a join per file
+        lstat = os.lstat
+        mine: dict[str, tuple[int, int, int] | None] = {}
+        try:
+            for rel, stamp in entry.stamps.items():
+                st = lstat(base + rel)
+                if [st.st_ino, st.st_mtime_ns, st.st_ctime_ns] != stamp:
+                    return False
+                mine[rel] = None
+            for rel in entry.files:
+                st = lstat(base + rel)
+                mine[rel] = (st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+        except OSError:
+            return False
+        return self._output_intact(entry, mine, compiled_dir)
+
+    def _scanned_intact(self, entry: Entry, all_dirs: set[str], compiled_dir: str,
+                        run_started_ns: int | None) -> bool:
+        """Whether the target's dir, read in full, holds what it wrote; stamps it if so."""
+        mine = _scan_owned(compiled_dir, all_dirs, [entry.target_dir]).get(entry.target_dir, {})
+        if not self._output_intact(entry, mine, compiled_dir):
+            return False
+        if run_started_ns is not None:
+            stamps = _stamps(os.path.join(compiled_dir, entry.target_dir), entry.dirs,
+                             run_started_ns)
+            if stamps != entry.stamps:
+                entry.stamps = stamps
+                self._dirty = True
+        return True
 
     @staticmethod
     def _output_intact(entry: Entry, mine: dict[str, tuple[int, int, int] | None],
@@ -232,6 +304,7 @@ class Cache:
         inv_entry = Entry(key="", inventory_key="", target_dir=target_dir, inventory_deps=inv,
                           input_deps=inp, targets_read=sorted(deps.targets_read))
         self.entries[name] = inv_entry
+        self._loaded.pop(name, None)
         self._inventory_keys.pop(name, None)
         inv_key = self.inventory_key(name)
         key = self._key(name, target_dir, inv_key or "", inp, inv_entry.targets_read, all_names)
@@ -268,14 +341,13 @@ class Cache:
         if not self._dirty and set(self.entries) <= keep and files == self.hasher.known:
             return  # nothing new to remember
         self.make_dir()
-        index: dict[tuple[str, str], int] = {}  # each dependency once, for all targets
+        index: dict[tuple[str, str, str], int] = {}  # each dependency once, for all targets
         targets = {}
         for n, e in sorted(self.entries.items()):
             if n in keep:
-                targets[n] = {**vars(e),
-                              "inventory_deps": [index.setdefault(d, len(index))
-                                                 for d in e.inventory_deps],
-                              "input_deps": [index.setdefault(d, len(index)) for d in e.input_deps]}
+                ids = [index.setdefault(d, len(index)) for d in self._dep_hashes(n, e)]
+                cut = len(e.inventory_deps)
+                targets[n] = {**vars(e), "inventory_deps": ids[:cut], "input_deps": ids[cut:]}
         state = {"format": FORMAT, "fingerprint": self.fingerprint, "deps": list(index),
                  "targets": targets, "files": files}
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state-", suffix=".tmp")
@@ -287,6 +359,21 @@ class Cache:
         except BaseException:
             os.unlink(tmp)
             raise
+
+
+def _stamps(base: str, dirs: list[str], run_started_ns: int) -> dict[str, list[int]]:
+    """``base`` and its ``dirs``, stamped; none when one changed during this run (it may
+    change again within the same tick of the file clock, unseen)."""
+    stamps = {}
+    for rel in ["", *dirs]:
+        try:
+            st = os.lstat(os.path.join(base, rel) if rel else base)
+        except OSError:
+            return {}
+        if _changed_during_run(max(st.st_mtime_ns, st.st_ctime_ns), run_started_ns):
+            return {}
+        stamps[rel] = [st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+    return stamps
 
 
 def _scan_owned(compiled_dir: str, target_dirs: set[str], only: list[str] | None = None

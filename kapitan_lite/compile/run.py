@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,16 +48,34 @@ class CompileReport:
 
 @cache
 def _source_digest() -> str:
-    """A digest of kapitan-lite's own code, so a changed tool never trusts old output."""
+    """A digest of kapitan-lite's own code, so a changed tool never trusts old output.
+
+    Each file counts by its inode, size, mtime and ctime, as the cache trusts
+    sources: any edit or reinstall moves them, and stat is all a no-op run
+    can afford.
+    """
     h = hashlib.sha256(__version__.encode())
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for root, dirs, files in os.walk(pkg):
         dirs.sort()
         for f in sorted(files):
             if f.endswith(".py"):
-                with open(os.path.join(root, f), "rb") as fp:
-                    h.update(f.encode() + b"\0" + fp.read())
+                st = os.stat(os.path.join(root, f))
+                h.update(f"{os.path.relpath(os.path.join(root, f), pkg)}\0{st.st_ino}\0"
+                         f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode())
     return h.hexdigest()
+
+
+def _bytecode_dir(store: Cache) -> str:
+    """Where this version of the tool keeps compiled templates; those of others are removed."""
+    name = f"jinja2-{_source_digest()[:16]}"
+    path = os.path.join(store.dir, name)
+    if not os.path.isdir(path):  # a new version: the old ones' templates are of no use
+        with os.scandir(store.make_dir()) as entries:
+            old = [e.path for e in entries if e.name.startswith("jinja2-") and e.is_dir()]
+        for stale in old:
+            shutil.rmtree(stale, ignore_errors=True)
+    return store.make_dir(name)
 
 
 def run_fingerprint(settings: Settings) -> str:
@@ -90,7 +109,8 @@ def compile_project(settings: Settings, names: list[str] | None = None,
 
     store = Cache(settings.output_path, run_fingerprint(settings),
                   enabled=settings.cache and not settings.reveal)
-    fresh = store.fresh(selected, target_dirs, inventory.names(), settings.compiled_dir)
+    fresh = store.fresh(selected, target_dirs, inventory.names(), settings.compiled_dir,
+                        started_ns)
     stale = [n for n in selected if n not in fresh]
     report = CompileReport(targets=selected, cached=sorted(fresh))
     for name in fresh:
@@ -141,7 +161,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 tags=tags,
                 nested_dirs=nested_targets(all_dirs),
                 # Templates compile once, not once per worker or run (--no-cache too).
-                bytecode_dir=store.make_dir(f"jinja2-{_source_digest()[:16]}"),
+                bytecode_dir=_bytecode_dir(store),
                 track_deps=store.enabled,
                 reveal=settings.reveal,
                 output=OutputOptions(settings.indent, settings.yaml_multiline_string_style,

@@ -228,17 +228,3 @@ def plan_for(inventory: Any, names: list[str], output_path: str, root: str) -> F
                                  for d in (t["parameters"].get("kapitan") or {}).get("dependencies")
                                  or [])}
     return plan
-
-
-def mentions_force_fetch(inventory_path: str) -> bool:
-    """Whether any inventory file says ``force_fetch`` (only then can a compile need a fetch)."""
-    for base, _dirs, files in os.walk(inventory_path, followlinks=True):
-        for name in files:
-            if name.endswith((".yml", ".yaml")):
-                try:
-                    with open(os.path.join(base, name), "rb") as fp:
-                        if b"force_fetch" in fp.read():
-                            return True
-                except OSError:
-                    continue
-    return False

@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 from ..errors import UserError
-from ..yamlload import YamlLoadError, load_yaml_file
 
 CONFIG_FILE = "reclass-config.yml"
 
@@ -29,6 +28,11 @@ def load_reclass_config(inventory_path: str, compose_node_name: bool = False) ->
     config = kapitan_defaults(inventory_path, compose_node_name)
     path = os.path.join(inventory_path, CONFIG_FILE)
     if os.path.isfile(path):
+        from ..yamlload import (  # a run the cache answers needs no YAML
+            YamlLoadError,
+            load_yaml_file,
+        )
+
         try:
             data = load_yaml_file(path)
         except YamlLoadError as exc:

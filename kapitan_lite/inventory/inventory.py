@@ -5,18 +5,19 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, UserError
 from .config import CONFIG_FILE, absolute_uri, load_reclass_config
 from .engine import DEFAULT_ENGINE, make_engine
 from .engine_api import Engine, EngineError, EngineProblems
 from .kapitan_model import normalise_kapitan
-from .locate import Locator
-from .native.engine import NativeEngine
-from .native.provenance import Explanation
 from .targets import TargetFile, discover_targets
 from .wildcards import Expansion, scan
+
+if TYPE_CHECKING:  # a run the cache answers loads neither the engine nor YAML
+    from .locate import Locator
+    from .native.provenance import Explanation
 
 Target = dict[str, Any]  # {parameters, classes, applications, exports}
 
@@ -149,6 +150,8 @@ class Inventory:
 
     def explain(self, name: str, path: tuple[str, ...]) -> Explanation:
         """Provenance of one key of a target's parameters (native engine only)."""
+        from .native.engine import NativeEngine
+
         engine = self.engine
         if not isinstance(engine, NativeEngine):
             raise UserError.of(f"explain needs the kapitan-lite engine, not {self.backend}")
@@ -182,6 +185,8 @@ class Inventory:
 
     # -- internals -----------------------------------------------------------
     def _locator(self, name: str) -> Locator:
+        from .locate import Locator
+
         return Locator(self.classes_dir, self.targets[name].path, name)
 
     def _locate(self, name: str, err: EngineError) -> list[Problem]:
