@@ -455,10 +455,13 @@ def test_pr_workflow_and_pre_commit_hook_run_check_and_diff():
     assert True in workflow and "pull_request" in workflow[True]  # YAML 1.1 reads 'on' as true
     steps = workflow["jobs"]["review"]["steps"]
     uses = {s["uses"].split("@")[0] for s in steps if "uses" in s}
-    assert uses == {"actions/checkout", "actions/setup-python", "actions/github-script"}
+    assert uses == {"actions/checkout", "actions/setup-python", "actions/github-script",
+                    "actions/cache"}
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "kcompile check" in runs
     assert "kcompile diff --base HEAD^1 --format markdown" in runs
+    assert "kcompile affected --base HEAD^1" in runs
+    assert runs.index("kcompile check") < runs.index("\nkcompile\n")  # check sees compiled/ as committed
     assert workflow["permissions"]["pull-requests"] == "write"
     [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert (hook["id"], hook["entry"], hook["pass_filenames"]) == (

@@ -56,6 +56,7 @@ class Affected:
     classes: dict[str, str] = field(default_factory=dict)  # changed class file -> class name
     changed: list[str] = field(default_factory=list)  # the changed source files, sorted
     removed: list[str] = field(default_factory=list)  # targets only the base has
+    reads: dict[str, str] = field(default_factory=dict)  # reader -> changed target it read
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
@@ -227,8 +228,10 @@ def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Aff
         why = inventory_changed.get(name, "")
         entry = records.get(name)
         if entry is not None:
-            hits = sorted({p for p in changed for kind, dep in
-                           [*entry.input_deps, *entry.inventory_deps] if _matches(p, kind, dep)})
+            # Its inventory files are the class graph's business: exact, where the
+            # record has every file a ${...} class name could match.
+            hits = sorted({p for p in changed for kind, dep in entry.input_deps
+                           if _matches(p, kind, dep)})
             explained.update(hits)
             if hits:
                 out.causes[name] = sorted({*out.causes.get(name, []), *hits})
@@ -242,6 +245,7 @@ def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Aff
                                 or n not in head.graph.names), None)
                 if hit is not None:
                     why = f"it reads target {hit} (inventory_global), which changed"
+                    out.reads[name] = hit
         elif not why:
             why = "no cache record of what it reads vouches for it"
         if why:
