@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import kcompile, snapshot, write_tree
-from review_project import commit, git, make_fleet
+from review_project import commit, git, make_delta_read_alpha, make_fleet
 
 from kapitan_lite.cli.options import settings_from
 from kapitan_lite.compile.run import compile_project
@@ -93,21 +93,7 @@ def test_all_when_it_cannot_know(fleet):
 
 
 def test_inventory_global_readers_are_affected(fleet):
-    write_tree(fleet, {
-        "templates/global/peers.yml":
-            "peer: {{ inventory_global['alpha'].parameters.log_level }}\n",
-        "inventory/targets/delta.yml": """\
-            classes: [common]
-            parameters:
-              kapitan:
-                compile:
-                  - input_type: jinja2
-                    input_paths: [templates/global]
-                    output_path: peers
-            """,
-    })
-    assert kcompile(cwd=fleet).code == 0
-    commit(fleet, "peers")
+    make_delta_read_alpha(fleet)
     (fleet / "inventory/targets/alpha.yml").write_text(
         "classes: [common, web]\nparameters:\n  log_level: error\n")
     doc = affected(fleet)

@@ -18,6 +18,7 @@ from review_project import (
     commit,
     git,
     git_state,
+    make_delta_read_alpha,
     make_fleet,
     ref_file,
     ref_hash,
@@ -249,21 +250,7 @@ def test_only_targets_asked_for(fleet):
 
 def test_template_reading_inventory_global_is_recompiled(fleet):
     # delta's inventory does not change, but its template reads alpha's.
-    write_tree(fleet, {
-        "templates/global/peers.yml": (
-            "peer_log_level: {{ inventory_global['alpha'].parameters.log_level }}\n"),
-        "inventory/targets/delta.yml": """\
-            classes: [common]
-            parameters:
-              kapitan:
-                compile:
-                  - input_type: jinja2
-                    input_paths: [templates/global]
-                    output_path: peers
-            """,
-    })
-    assert kcompile(cwd=fleet).code == 0
-    commit(fleet, "peers")
+    make_delta_read_alpha(fleet)
     change_log_level(fleet)
     targets = by_target(diff_json(fleet))
     assert sorted(targets) == ["alpha", "beta", "delta"]
