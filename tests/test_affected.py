@@ -102,6 +102,35 @@ def test_inventory_global_readers_are_affected(fleet):
         "it reads target alpha (inventory_global), which changed"
 
 
+def test_kadet_component_change_reaches_its_target(fleet):
+    write_tree(fleet, {
+        "components/kad/__init__.py": """\
+            from kapitan.inputs import kadet
+
+
+            def main(input_params):
+                return {"k": kadet.BaseObj.from_dict({"v": 1})}
+            """,
+        "inventory/targets/gamma.yml": """\
+            classes: [common, web]
+            parameters:
+              log_level: debug
+              kapitan:
+                compile:
+                  - input_type: kadet
+                    input_paths: [components/kad]
+                    output_path: kad
+            """,
+    })
+    assert kcompile(cwd=fleet).code == 0
+    commit(fleet, "kadet")
+    edit(fleet / "components/kad/__init__.py", '"v": 1', '"v": 2')
+    doc = affected(fleet)
+    # A kadet component that does not say what it reads makes the change
+    # unknowable ("all"); one whose reads are recorded narrows it to gamma.
+    assert doc["targets"] == ["gamma"] or (doc["all"] and "gamma" in doc["targets"])
+
+
 def test_diff_compiles_only_the_affected_targets(fleet):
     edit(fleet / "inventory/classes/web.yml", "log_level: info", "log_level: warn")
     run = kcompile("diff", "-v", "--format", "json", cwd=fleet)

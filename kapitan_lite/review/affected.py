@@ -79,9 +79,9 @@ def _inside(root: str) -> Iterator[None]:
 def _global_files(settings: Settings) -> set[str]:
     """Files every target's output depends on."""
     inv = settings.inventory_path
-    return {os.path.normpath(p) for p in (
-        ".kapitan", os.path.join(inv, CONFIG_FILE), os.path.join(inv, "reclass-config.yaml"),
-        settings.jinja2_filters)}
+    return {os.path.normpath(os.path.relpath(p, settings.root) if os.path.isabs(p) else p)
+            for p in (".kapitan", os.path.join(inv, CONFIG_FILE),
+                      os.path.join(inv, "reclass-config.yaml"), settings.jinja2_filters)}
 
 
 def _matches(path: str, kind: str, dep: str) -> bool:
@@ -90,8 +90,12 @@ def _matches(path: str, kind: str, dep: str) -> bool:
         # a file dependency that is a directory hashes as its tree
         return path == dep or path.startswith(dep + "/") or dep == "."
     if kind == GLOB:
+        # a path, or a directory holding it, that the pattern matches (fnmatch's *
+        # also matches "/": more, never fewer, matches than glob)
+        pattern = os.path.normpath(dep)
         parts = path.split("/")
-        return any(fnmatch.fnmatchcase("/".join(parts[:i]), dep) for i in range(1, len(parts) + 1))
+        return any(fnmatch.fnmatchcase("/".join(parts[:i]), pattern)
+                   for i in range(1, len(parts) + 1))
     return True  # a kind this code does not know: assume the worst
 
 
@@ -250,9 +254,9 @@ def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Aff
             why = "no cache record of what it reads vouches for it"
         if why:
             out.reasons[name] = why
-    for path in sorted(changed):
-        if path in _global_files(settings):
-            out.everything = out.everything or f"{path} changed: it can change every target"
+    shared = _global_files(settings)
+    for path in sorted(changed & shared):
+        out.everything = out.everything or f"{path} changed: it can change every target"
     unexplained = sorted(changed - explained)
     if unexplained and not out.everything:
         more = f" (and {len(unexplained) - 1} more)" if len(unexplained) > 1 else ""
