@@ -83,6 +83,11 @@ def test_all_when_it_cannot_know(fleet):
     assert doc["all"] and doc["reason"].startswith(".kapitan changed")
     assert doc["targets"] == ["alpha", "beta", "delta", "gamma"]
     (fleet / ".kapitan").unlink()
+    write_tree(fleet, {"inventory/classes/web/init.yml": "parameters: {}\n"})  # web twice
+    doc = affected(fleet)
+    assert doc["reason"].startswith("the head inventory does not load (inventory/classes/web")
+    assert doc["targets"] == ["alpha", "beta", "delta", "gamma"]
+    shutil.rmtree(fleet / "inventory/classes/web")
     edit(fleet / "inventory/classes/web.yml", "replicas: 2", "replicas: 3")
     shutil.rmtree(fleet / ".kcompile-cache")
     doc = affected(fleet)

@@ -25,11 +25,12 @@ and :attr:`Affected.everything` says why.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..compile.cache import CACHE_NAME, Cache, Entry
 from ..compile.deps import EXISTS, FILE, GLOB, TREE
@@ -151,6 +152,17 @@ def _load_side(key: str, root: str, settings: Settings, output_path: str,
     return _Side(key, root, graph, Cache(output_path, fingerprint))
 
 
+def _target_names(settings: Settings, roots: Iterable[str]) -> list[str]:
+    """Every target either side names, as far as their target files can be listed."""
+    from .sides import target_dirs
+
+    names: set[str] = set()
+    for root in roots:
+        with contextlib.suppress(UserError, KapitanLiteError, OSError):
+            names.update(target_dirs(replace(settings, root=root)).values())
+    return sorted(names)
+
+
 def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Affected:
     """The targets a change can affect.
 
@@ -174,7 +186,8 @@ def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Aff
         side = _load_side(key, roots[key], settings, store, fp)
         if isinstance(side, str):
             out.everything = side
-            return out  # no names to give either: the caller knows "all"
+            out.targets = _target_names(settings, roots.values())
+            return out
         sides.append(side)
     base, head = sides
     names = sorted(set(base.graph.names) | set(head.graph.names))
