@@ -141,8 +141,9 @@ def test_diff_compiles_only_the_affected_targets(fleet):
     run = kcompile("diff", "-v", "--format", "json", cwd=fleet)
     assert run.code == 0, run.err
     assert sorted(t["target"] for t in json.loads(run.out)["targets"]) == ["alpha", "beta"]
-    assert "compiled 3 targets of HEAD" in run.err and "and 3 of working tree" in run.err
-    # A template only delta's... every target reads: all four, on both sides.
+    # affected: alpha, beta, gamma; the base only needs those whose inventory differs.
+    assert "compiled 2 targets of HEAD" in run.err and "and 3 of working tree" in run.err
+    # A template every target reads: all four, on both sides.
     edit(fleet / "templates/docs/README.md", "Replicas", "Replica count")
     run = kcompile("diff", "-v", cwd=fleet)
     assert "compiled 4 targets of HEAD" in run.err and "and 4 of working tree" in run.err
