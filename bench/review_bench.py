@@ -6,7 +6,9 @@ fresh git repository, then makes one change and times, alternately, a
 ``kcompile`` in place (``compiled/`` is restored after each) and a
 ``kcompile diff`` against ``HEAD``; ``kcompile`` runs both without the
 incremental cache (every target compiles) and with the cache of the
-committed state (only the targets the change touches compile). Wall time and CPU time (user + system of
+committed state (only the targets the change touches compile); ``kcompile
+diff`` runs with that cache (it compiles only the targets ``kcompile
+affected`` names) and without it. Wall time and CPU time (user + system of
 the command and its processes) are reported as medians over the rounds.
 
 Changes:
@@ -92,7 +94,9 @@ def main() -> None:
         saved = Path(tmp) / "cache"
         shutil.copytree(cache, saved)  # the cache of the committed state
         full, warm, diff = "kcompile --no-cache", "kcompile (cache)", "kcompile diff"
-        results: dict[str, list[tuple[float, float]]] = {full: [], warm: [], diff: []}
+        blind, affected = "diff (no cache)", "kcompile affected"
+        results: dict[str, list[tuple[float, float]]] = {
+            full: [], warm: [], diff: [], blind: [], affected: []}
         for _ in range(args.rounds):
             for name, cmd in ((full, [*KCOMPILE, "--no-cache"]), (warm, KCOMPILE)):
                 shutil.rmtree(cache)
@@ -100,13 +104,18 @@ def main() -> None:
                 results[name].append(run(cmd, root))
                 subprocess.run(["git", "checkout", "-q", "--", "compiled"], cwd=root, check=True)
             results[diff].append(run([*KCOMPILE, "diff"], cwd=root))
+            results[affected].append(run([*KCOMPILE, "affected", "--base", "HEAD"], cwd=root))
+            # Without the cache's records, diff cannot narrow the compile down.
+            shutil.rmtree(cache)
+            results[blind].append(run([*KCOMPILE, "diff"], cwd=root))
+            shutil.copytree(saved, cache)
         wall = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
         cpu = {k: statistics.median(c for _, c in v) for k, v in results.items()}
     print(f"corpus: {args.targets} targets, seed {args.seed}, change: {args.change}, "
           f"{args.rounds} rounds, {os.cpu_count()} CPUs")
     for name in results:
         print(f"{name:20s} wall {wall[name]:6.2f}s  cpu {cpu[name]:6.2f}s")
-    for base in (full, warm):
+    for base in (full, warm, blind):
         print(f"diff / {base}: wall {wall[diff] / wall[base]:.2f}x, "
               f"cpu {cpu[diff] / cpu[base]:.2f}x")
 

@@ -127,6 +127,27 @@ def make_fleet(root: Path) -> Path:
     return root
 
 
+def make_delta_read_alpha(root: Path) -> None:
+    """Give delta a template that reads alpha's log level through ``inventory_global``;
+    compile and commit."""
+    write_tree(root, {
+        "templates/global/peers.yml": (
+            "peer_log_level: {{ inventory_global['alpha'].parameters.log_level }}\n"),
+        "inventory/targets/delta.yml": """\
+            classes: [common]
+            parameters:
+              kapitan:
+                compile:
+                  - input_type: jinja2
+                    input_paths: [templates/global]
+                    output_path: peers
+            """,
+    })
+    run = kcompile(cwd=root)
+    assert run.code == 0, run.err
+    commit(root, "peers")
+
+
 def git_state(root: Path) -> dict[str, object]:
     """Everything of the repository a review must leave alone."""
     git_dir = root / ".git"

@@ -18,6 +18,7 @@ from review_project import (
     commit,
     git,
     git_state,
+    make_delta_read_alpha,
     make_fleet,
     ref_file,
     ref_hash,
@@ -249,21 +250,7 @@ def test_only_targets_asked_for(fleet):
 
 def test_template_reading_inventory_global_is_recompiled(fleet):
     # delta's inventory does not change, but its template reads alpha's.
-    write_tree(fleet, {
-        "templates/global/peers.yml": (
-            "peer_log_level: {{ inventory_global['alpha'].parameters.log_level }}\n"),
-        "inventory/targets/delta.yml": """\
-            classes: [common]
-            parameters:
-              kapitan:
-                compile:
-                  - input_type: jinja2
-                    input_paths: [templates/global]
-                    output_path: peers
-            """,
-    })
-    assert kcompile(cwd=fleet).code == 0
-    commit(fleet, "peers")
+    make_delta_read_alpha(fleet)
     change_log_level(fleet)
     targets = by_target(diff_json(fleet))
     assert sorted(targets) == ["alpha", "beta", "delta"]
@@ -455,10 +442,13 @@ def test_pr_workflow_and_pre_commit_hook_run_check_and_diff():
     assert True in workflow and "pull_request" in workflow[True]  # YAML 1.1 reads 'on' as true
     steps = workflow["jobs"]["review"]["steps"]
     uses = {s["uses"].split("@")[0] for s in steps if "uses" in s}
-    assert uses == {"actions/checkout", "actions/setup-python", "actions/github-script"}
+    assert uses == {"actions/checkout", "actions/setup-python", "actions/github-script",
+                    "actions/cache"}
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "kcompile check" in runs
     assert "kcompile diff --base HEAD^1 --format markdown" in runs
+    assert "kcompile affected --base HEAD^1" in runs
+    assert runs.index("kcompile check") < runs.index("\nkcompile\n")  # check sees compiled/ as committed
     assert workflow["permissions"]["pull-requests"] == "write"
     [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert (hook["id"], hook["entry"], hook["pass_filenames"]) == (

@@ -10,6 +10,10 @@ import click
 
 from .options import COMMON, EXIT_USER, apply_options, merge_opts, run_action, settings_from
 
+# Mermaid's default maxTextSize and maxEdges: larger diagrams are not drawn.
+MERMAID_TEXT_MAX = 50_000
+MERMAID_EDGES_MAX = 500
+
 
 @click.command("graph")
 @apply_options(COMMON)
@@ -54,7 +58,12 @@ def graph_cmd(ctx: click.Context, fmt: str, **local: Any) -> None:
             raise UserError([p for name in sorted(graph.errors) for p in graph.errors[name]])
         drawing = class_picture(graph, wanted or None)
         if fmt == "mermaid":
-            click.echo(to_mermaid(drawing), nl=False)
+            text = to_mermaid(drawing)
+            if len(text) > MERMAID_TEXT_MAX or len(drawing.edges) > MERMAID_EDGES_MAX:
+                click.echo(f"warning: {len(text)} characters and {len(drawing.edges)} edges: "
+                           f"Mermaid draws at most {MERMAID_TEXT_MAX} and {MERMAID_EDGES_MAX} "
+                           "by default (GitHub, GitLab); pick targets with -t", err=True)
+            click.echo(text, nl=False)
             return 0
         text = to_dot(drawing)
         if fmt == "dot":

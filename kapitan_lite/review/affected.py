@@ -25,11 +25,12 @@ and :attr:`Affected.everything` says why.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..compile.cache import CACHE_NAME, Cache, Entry
 from ..compile.deps import EXISTS, FILE, GLOB, TREE
@@ -56,6 +57,7 @@ class Affected:
     classes: dict[str, str] = field(default_factory=dict)  # changed class file -> class name
     changed: list[str] = field(default_factory=list)  # the changed source files, sorted
     removed: list[str] = field(default_factory=list)  # targets only the base has
+    reads: dict[str, str] = field(default_factory=dict)  # reader -> changed target it read
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form."""
@@ -78,9 +80,9 @@ def _inside(root: str) -> Iterator[None]:
 def _global_files(settings: Settings) -> set[str]:
     """Files every target's output depends on."""
     inv = settings.inventory_path
-    return {os.path.normpath(p) for p in (
-        ".kapitan", os.path.join(inv, CONFIG_FILE), os.path.join(inv, "reclass-config.yaml"),
-        settings.jinja2_filters)}
+    return {os.path.normpath(os.path.relpath(p, settings.root) if os.path.isabs(p) else p)
+            for p in (".kapitan", os.path.join(inv, CONFIG_FILE),
+                      os.path.join(inv, "reclass-config.yaml"), settings.jinja2_filters)}
 
 
 def _matches(path: str, kind: str, dep: str) -> bool:
@@ -89,8 +91,12 @@ def _matches(path: str, kind: str, dep: str) -> bool:
         # a file dependency that is a directory hashes as its tree
         return path == dep or path.startswith(dep + "/") or dep == "."
     if kind == GLOB:
+        # a path, or a directory holding it, that the pattern matches (fnmatch's *
+        # also matches "/": more, never fewer, matches than glob)
+        pattern = os.path.normpath(dep)
         parts = path.split("/")
-        return any(fnmatch.fnmatchcase("/".join(parts[:i]), dep) for i in range(1, len(parts) + 1))
+        return any(fnmatch.fnmatchcase("/".join(parts[:i]), pattern)
+                   for i in range(1, len(parts) + 1))
     return True  # a kind this code does not know: assume the worst
 
 
@@ -146,6 +152,17 @@ def _load_side(key: str, root: str, settings: Settings, output_path: str,
     return _Side(key, root, graph, Cache(output_path, fingerprint))
 
 
+def _target_names(settings: Settings, roots: Iterable[str]) -> list[str]:
+    """Every target either side names, as far as their target files can be listed."""
+    from .sides import target_dirs
+
+    names: set[str] = set()
+    for root in roots:
+        with contextlib.suppress(UserError, KapitanLiteError, OSError):
+            names.update(target_dirs(replace(settings, root=root)).values())
+    return sorted(names)
+
+
 def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Affected:
     """The targets a change can affect.
 
@@ -169,7 +186,8 @@ def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Aff
         side = _load_side(key, roots[key], settings, store, fp)
         if isinstance(side, str):
             out.everything = side
-            return out  # no names to give either: the caller knows "all"
+            out.targets = _target_names(settings, roots.values())
+            return out
         sides.append(side)
     base, head = sides
     names = sorted(set(base.graph.names) | set(head.graph.names))
@@ -227,8 +245,10 @@ def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Aff
         why = inventory_changed.get(name, "")
         entry = records.get(name)
         if entry is not None:
-            hits = sorted({p for p in changed for kind, dep in
-                           [*entry.input_deps, *entry.inventory_deps] if _matches(p, kind, dep)})
+            # Its inventory files are the class graph's business: exact, where the
+            # record has every file a ${...} class name could match.
+            hits = sorted({p for p in changed for kind, dep in entry.input_deps
+                           if _matches(p, kind, dep)})
             explained.update(hits)
             if hits:
                 out.causes[name] = sorted({*out.causes.get(name, []), *hits})
@@ -242,13 +262,14 @@ def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Aff
                                 or n not in head.graph.names), None)
                 if hit is not None:
                     why = f"it reads target {hit} (inventory_global), which changed"
+                    out.reads[name] = hit
         elif not why:
             why = "no cache record of what it reads vouches for it"
         if why:
             out.reasons[name] = why
-    for path in sorted(changed):
-        if path in _global_files(settings):
-            out.everything = out.everything or f"{path} changed: it can change every target"
+    shared = _global_files(settings)
+    for path in sorted(changed & shared):
+        out.everything = out.everything or f"{path} changed: it can change every target"
     unexplained = sorted(changed - explained)
     if unexplained and not out.everything:
         more = f" (and {len(unexplained) - 1} more)" if len(unexplained) > 1 else ""

@@ -15,9 +15,11 @@ Work grows with the change, not with the inventory:
   compiles every target (which tells who reads which targets); the base
   compiles only the targets whose inventory differs, then those readers;
 - anything else changed (templates, refs, components, ...): both sides
-  compile the targets the change can affect (:mod:`.affected`: the class
-  graph and what the compile cache recorded), or every target when that
-  cannot be known (no cache, a change nothing records).
+  compile every target.
+
+Either way, only the targets the change can affect are considered
+(:mod:`.affected`: the class graph and what the compile cache recorded),
+unless that cannot be known (no cache, a change nothing records).
 
 With ``committed`` the committed ``compiled/`` trees are compared instead,
 and nothing compiles.
@@ -158,14 +160,13 @@ def run_diff(settings: Settings, request: DiffRequest) -> DiffResult:
             only = set()
         else:
             reach = analyse(settings, changed, {s.key: s.settings.root for s in sides})
-            if reach.everything:
-                inventory_only = all(p.startswith(inventory_prefix) for p in changed)
-                trees, only, counts = _compile_both(sides, request.names, tmp, inventory_only)
+            inventory_only = all(p.startswith(inventory_prefix) for p in changed)
+            todo = request.names if reach.everything else tuple(
+                n for n in reach.targets if not request.names or n in request.names)
+            if reach.everything or todo:
+                trees, only, counts = _compile_both(sides, todo, tmp, inventory_only)
             else:
-                todo = tuple(n for n in reach.targets if not request.names or n in request.names)
-                trees, only, counts = (_compile_both(sides, todo, tmp, False) if todo
-                                       else ([None, None], set(), (0, 0)))
-                only = set(todo)
+                trees, only = [None, None], set()
         diff = compare_trees(trees[0], trees[1], dirs, only)
         known = set(dirs.values())
         diff.compared = len(set(request.names) or known)

@@ -215,6 +215,9 @@ def render_markdown(result: DiffResult, max_chars: int = MARKDOWN_MAX) -> str:
     while rows < len(diff.targets) and out.add(_md_row(diff.targets[rows])):
         rows += 1
     out.add("")
+    picture = _md_picture(result)
+    if picture and out.fits(picture):
+        out.add(picture)
     cut: list[str] = []
     for t in diff.targets[:rows]:
         summary = (f"<summary><code>{html.escape(_target_name(t))}</code>: "
@@ -243,6 +246,23 @@ def render_markdown(result: DiffResult, max_chars: int = MARKDOWN_MAX) -> str:
                  + (f" {_plural(left_out, 'row')} of the table left out." if left_out else "")
                  + " Run `kcompile diff` locally for the whole diff.\n")
     return text
+
+
+def _md_picture(result: DiffResult) -> str:
+    """A Mermaid graph of how the change reaches the changed targets ("" when nothing
+    traces it: the targets changed for reasons no file names)."""
+    if result.reach is None:
+        return ""
+    from .drawing import to_mermaid
+    from .pictures import change_picture
+
+    drawing = change_picture(result.reach, sorted(t.name for t in result.diff.targets
+                                                    if t.name != NO_TARGET))
+    if not drawing.edges:
+        return ""
+    note = f"\n_{drawing.note}_\n" if drawing.note else ""
+    return ("**How the change reaches them** (changed files → classes → targets):\n\n"
+            + to_mermaid(drawing) + note)
 
 
 class Budget:
