@@ -312,3 +312,131 @@ def test_output_checked_by_dir_stamps_still_sees_every_change(proj, tmp_path):
     (proj / "compiled/alpha/manifests/app.yml").write_text("")  # removed, then made anew
     assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+KADET_COMMON = """\
+parameters:
+  target_name: ${_reclass_:name:short}
+  peer: alpha
+  kapitan:
+    vars:
+      target: ${target_name}
+    compile:
+      - input_type: kadet
+        input_paths: [components/app]
+        output_path: .
+"""
+KADET_APP = '''\
+import os
+
+from kapitan.inputs import kadet
+
+from .helper import shape
+
+kubelib = kadet.load_from_search_paths("kubelib")
+
+
+def main():
+    p = kadet.inventory().parameters
+    peer = kadet.inventory_global()[p.peer].parameters.replicas
+    with open("files/greeting.txt") as fp:
+        greeting = fp.read().strip()
+    extra = {}
+    for name in sorted(os.listdir("files/extra")):
+        with open(os.path.join("files/extra", name)) as fp:
+            extra[name] = fp.read()
+    return {"app": shape(kubelib.label(p.target_name), p.replicas, peer, greeting, extra)}
+'''
+
+
+def _kadet_project(root: Path) -> Path:
+    return simple_project(root, targets={"alpha": "1", "beta": "2", "gamma": "3"}, extra={
+        "inventory/classes/common.yml": KADET_COMMON,
+        "components/app/__init__.py": KADET_APP,
+        "components/app/helper.py": "def shape(name, n, peer, greeting, extra):\n"
+                                    "    return {'name': name, 'n': n, 'peer': peer, "
+                                    "'greeting': greeting, 'extra': extra}\n",
+        "lib/kubelib/__init__.py": "def label(name):\n    return 'lib-' + name\n",
+        "files/greeting.txt": "hello\n",
+        "files/extra/a.txt": "a\n",
+    })
+
+
+KADET_EDITS = ["helper", "lib", "greeting", "add", "remove", "shadow", "class", "target", "main"]
+
+
+def _kadet_edit(rng: random.Random, root: Path, kind: str) -> None:
+    """One change of ``kind`` to what the kadet component reads."""
+    n = rng.randrange(1000)
+    if kind == "helper":
+        path = root / "components/app/helper.py"
+        path.write_text(path.read_text().replace("'n': n", f"'n': n + {n}", 1))
+    elif kind == "lib":
+        (root / "lib/kubelib/__init__.py").write_text(
+            f"def label(name):\n    return 'lib{n}-' + name\n")
+    elif kind == "greeting":
+        (root / "files/greeting.txt").write_text(f"hello {n}\n")
+    elif kind == "add":
+        (root / f"files/extra/f{n}.txt").write_text(f"{n}\n")
+    elif kind == "remove":
+        files = sorted((root / "files/extra").iterdir())
+        if files:
+            rng.choice(files).unlink()
+    elif kind == "shadow":  # a kubelib earlier on the search paths (. before lib) wins
+        shadow = root / "kubelib/__init__.py"
+        if shadow.exists():
+            shutil.rmtree(shadow.parent)
+        else:
+            write_tree(root, {"kubelib/__init__.py": "def label(name):\n    return 'top-' + name\n"})
+    elif kind == "class":
+        path = root / "inventory/classes/common.yml"
+        path.write_text(path.read_text().replace("peer: alpha", "peer: beta") if "peer: alpha"
+                        in path.read_text() else path.read_text().replace("peer: beta", "peer: alpha"))
+    elif kind == "target":  # alpha or beta: read by the others through inventory_global
+        name = rng.choice(["alpha", "beta", "gamma"])
+        (root / f"inventory/targets/{name}.yml").write_text(
+            f"classes: [common]\nparameters:\n  replicas: {n}\n")
+    else:
+        path = root / "components/app/__init__.py"
+        path.write_text(path.read_text() + f"# edit {n}\n")
+
+
+def test_kadet_components_are_cached_and_random_edits_match_clean_compiles(tmp_path):
+    root = _kadet_project(tmp_path / "p")
+    backdate(root)
+    assert compiled_counts(kcompile(cwd=root)) == (3, 0)
+    assert compiled_counts(kcompile(cwd=root)) == (0, 3)  # kadet output is cached
+    rng = random.Random(4321)
+    edits = [*KADET_EDITS, *rng.choices(KADET_EDITS, k=3)]  # every kind, in a random order
+    rng.shuffle(edits)
+    served = 0
+    for step, what in enumerate(edits):
+        _kadet_edit(rng, root, what)
+        backdate(root)
+        run = kcompile(cwd=root)
+        assert run.code == 0, f"step {step} ({what}): {run.err}"
+        served += compiled_counts(run)[1]
+        assert content(root / "compiled") == clean_compile(root, tmp_path), f"step {step}: {what}"
+    assert served > 0
+
+
+@pytest.mark.parametrize("effect", [
+    "import subprocess; subprocess.run(['true'])",
+    "open('side-effect.txt', 'w').write('x')",
+])
+def test_kadet_component_with_side_effects_is_always_compiled(tmp_path, effect):
+    root = _kadet_project(tmp_path / "p")
+    path = root / "components/app/__init__.py"
+    path.write_text(path.read_text().replace("def main():\n", f"def main():\n    {effect}\n"))
+    backdate(root)
+    assert compiled_counts(kcompile(cwd=root)) == (3, 0)
+    assert compiled_counts(kcompile(cwd=root)) == (3, 0)
+
+
+def test_fleet_second_compile_compiles_nothing(tmp_path):
+    """The example fleet (kadet, jsonnet, jinja2, refs) is served from the cache."""
+    root = tmp_path / "fleet"
+    for name in ("inventory", "templates", "components", "refs"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    backdate(root)
+    assert kcompile(cwd=root).code == 0
+    run = kcompile(cwd=root)
+    assert compiled_counts(run) == (0, 3), run.err

@@ -17,8 +17,9 @@ import stat
 from dataclasses import dataclass, field
 
 # Dependency kinds: a file's bytes; a directory's whole tree (names and bytes);
-# whether a path exists; the matches of a glob pattern.
-FILE, TREE, EXISTS, GLOB = "file", "tree", "exists", "glob"
+# whether a path exists; the matches of a glob pattern; an environment
+# variable's value ("*": the whole environment).
+FILE, TREE, EXISTS, GLOB, ENV = "file", "tree", "exists", "glob", "env"
 
 
 @dataclass
@@ -44,6 +45,10 @@ class Deps:
     def glob(self, pattern: str) -> None:
         """Depend on which paths a glob pattern matches."""
         self.inputs.add((GLOB, pattern))
+
+    def env(self, name: str) -> None:
+        """Depend on an environment variable (``"*"``: on all of them)."""
+        self.inputs.add((ENV, name))
 
     def path(self, path: str) -> None:
         """Depend on a file or a directory, whichever ``path`` is."""
@@ -109,6 +114,9 @@ class Hasher:
             return "1" if os.path.lexists(path) else "0"
         if kind == GLOB:
             return hashlib.sha256("\0".join(sorted(glob.glob(path))).encode()).hexdigest()
+        if kind == ENV:
+            value = sorted(os.environ.items()) if path == "*" else os.environ.get(path)
+            return hashlib.sha256(repr(value).encode()).hexdigest()
         if kind == TREE:
             h = hashlib.sha256()
             if not os.path.isdir(path):

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import UserError
 from .base import InputError, TargetEnv
+from .kadet_reads import ReadRecorder, record_user_modules, recording
 from .objects import write_objects
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,9 +59,10 @@ def _component_frame(exc: BaseException, library: tuple[str, ...]) -> tuple[str,
 class KadetInput:
     """Runs kadet components; keeps each package's compiled code for the process."""
 
-    # Targets using this type are always compiled (never taken from the cache):
-    # a component is arbitrary Python: it may read any file, the environment or the clock.
-    tracks_deps = False
+    # A component is arbitrary Python: what it opens, lists and imports is
+    # recorded while it runs (kadet_reads.py); one that starts a process, opens
+    # a socket or writes outside its output is always compiled.
+    tracks_deps = True
 
     def __init__(self) -> None:
         self._code: dict[str, types.CodeType] = {}
@@ -107,14 +109,18 @@ class KadetInput:
         before = set(sys.modules)
         dont_write = sys.dont_write_bytecode
         sys.dont_write_bytecode = True  # no __pycache__ in the user's components
+        env.deps.tree(directory)  # the package, submodules and data files included
+        recorder = ReadRecorder(env.deps, env.output_root or directory, self._library)
         try:
-            with api.kapitan_alias(), api.running(api.ComponentRun(env, self.exec_package)):
+            with api.kapitan_alias(), api.running(api.ComponentRun(env, self.exec_package)), \
+                    recording(recorder):
                 module = self.exec_package(directory, name)
                 main = getattr(module, "main", None)
                 if not callable(main):
                     raise InputError("component has no main() function", init_path)
                 output = main(*self._main_args(main, input_params, init_path))
                 output = api.to_plain(output)
+                record_user_modules(env.deps, self._library)
         except (InputError, UserError):
             raise
         except SystemExit as exc:  # the component may not end the run, nor fake success

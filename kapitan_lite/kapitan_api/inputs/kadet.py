@@ -154,7 +154,10 @@ def load_from_search_paths(module_name: str) -> types.ModuleType:
     run = current()
     for base in run.env.search_paths:
         directory = os.path.join(base, module_name)
-        if os.path.isfile(os.path.join(directory, "__init__.py")):
+        init = os.path.join(directory, "__init__.py")
+        run.env.deps.file(init)  # found here, or (absent) not: either is a dependency
+        if os.path.isfile(init):
+            run.env.deps.tree(directory)
             return run.exec_package(directory, f"{MODULE_PREFIX}lib_{module_name}")
     raise ModuleNotFoundError(f"Could not load module name {module_name}: no "
                               f"{module_name}/__init__.py in search paths "
