@@ -10,7 +10,16 @@ import click
 
 from .. import __version__
 from .compile_cmd import compile_cmd, compile_targets
-from .options import COMMON, FETCH, OUTPUT, REVEAL, SELECT, apply_options, run_action
+from .options import (
+    COMMON,
+    COMPILE_VALIDATE,
+    FETCH,
+    OUTPUT,
+    REVEAL,
+    SELECT,
+    apply_options,
+    run_action,
+)
 
 # Each command's module is imported only when that command runs (or --help lists it).
 _LAZY = {
@@ -45,6 +54,7 @@ class _Group(click.Group):
 @apply_options(OUTPUT)
 @apply_options(REVEAL)
 @apply_options(FETCH)
+@apply_options(COMPILE_VALIDATE)
 @click.version_option(__version__, prog_name="kcompile")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:

@@ -7,23 +7,17 @@ from typing import Any
 import click
 
 from ..errors import UserError
-from .options import COMMON, apply_options, merge_opts, parse_labels, run_action, settings_from
+from .options import (
+    COMMON,
+    VALIDATE,
+    apply_options,
+    merge_opts,
+    parse_labels,
+    run_action,
+    settings_from,
+)
 
 EXIT_INVALID = 1
-
-# Shared with `kcompile --validate`.
-VALIDATE = [
-    click.option("--kubernetes-version", default=None,
-                 help="Validate against this Kubernetes version [the target's "
-                      "parameters.kapitan.validate, else the newest bundled]."),
-    click.option("--strict/--no-strict", "strict", default=None,
-                 help="Unknown fields are errors [--strict]."),
-    click.option("--strict-kinds", is_flag=True, default=None,
-                 help="A kind with no schema is an error, not a warning."),
-    click.option("--schemas", "schemas_dir", default=None,
-                 help="A directory of CRD files and JSON schemas for kinds not bundled."),
-]
-
 
 def validate_options(opts: dict[str, Any]) -> Any:
     """The validation options given on the command line."""

@@ -88,4 +88,10 @@ def _explain(errors: Iterator[Any]) -> Iterator[Violation]:
                 for key in extra:
                     yield Violation((*path, key), "unknown field (--no-strict allows it)")
                 continue
+        if err.validator == "type" and isinstance(err.validator_value, list) \
+                and "null" in err.validator_value and len(err.validator_value) > 1:
+            # Kubernetes' schemas let every field be null: name the type that was meant.
+            types = " or ".join(repr(t) for t in err.validator_value if t != "null")
+            yield Violation(path, f"{err.instance!r} is not of type {types}")
+            continue
         yield Violation(path, " ".join(err.message.split()))

@@ -266,8 +266,8 @@ def target_versions(inventory: Any, names: list[str], default: tuple[int, int],
     """Per target, the version of each ``output_paths`` entry of ``parameters.kapitan.validate``.
 
     Kapitan's old shape: a list of ``{type: kubernetes, version, output_paths}``.
-    The key ``""`` is the target's version for files no entry lists: its
-    first entry's, else ``default``.
+    The key ``""`` is the target's version for files no entry lists: that
+    of its first entry without ``output_paths``, else ``default``.
     """
     if not _mentions_validate(inventory.path):
         return {n: {"": default} for n in names}
@@ -291,7 +291,8 @@ def target_versions(inventory: Any, names: list[str], default: tuple[int, int],
                                     for p in exc.problems)
                     continue
                 version = versions[0]  # older than every bundled schema: the oldest we have
-            table.setdefault("", version)
+            if not entry.get("output_paths"):
+                table.setdefault("", version)
             for path in entry.get("output_paths") or []:
                 table[os.path.normpath(str(path))] = version
         table.setdefault("", default)
@@ -315,41 +316,52 @@ def _mentions_validate(inventory_path: str) -> bool:
 
 def validate_project(settings: Any, names: list[str] | None, labels: dict[str, str] | None,
                      options: Options) -> Outcome:
-    """``kcompile validate``: validate the selected targets' files in ``compiled/``.
-
-    CRDs anywhere in ``compiled/`` (any target's) give their custom resources' schemas.
-    """
+    """``kcompile validate``: validate the selected targets' files in ``compiled/``."""
     from ..inventory import Inventory
 
-    schemas = Schemas(options)
+    schemas = Schemas(options)  # first: without the extra, say so before anything else
+    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    selected = inventory.select(names, labels)
+    compiled = settings.compiled_dir
+    all_dirs = {tf.output_dir for tf in inventory.targets.values()}
+    files = []
+    for name in selected:
+        target_dir = inventory.targets[name].output_dir
+        for rel in tree_files(compiled, target_dir, all_dirs - {target_dir}):
+            path = os.path.join(compiled, target_dir, rel)
+            files.append((name, rel, path, path))
+    return validate_targets(settings, inventory, selected, files, options, schemas)
+
+
+def validate_targets(settings: Any, inventory: Any, selected: list[str],
+                     files: list[tuple[str, str, str, str]], options: Options,
+                     schemas: Schemas | None = None) -> Outcome:
+    """Validate the files of the selected targets: (target, rel, shown path, disk path) each.
+
+    CRDs anywhere in ``compiled/`` (any other target's too) give their
+    custom resources' schemas. Files that are not YAML or JSON are skipped.
+    """
+    schemas = schemas or Schemas(options)
     if schemas.problems:
         raise UserError(schemas.problems)
     default = schemas.versions[-1]
     if options.kubernetes_version:
         default = resolve_version(options.kubernetes_version, schemas.versions,
                                   "--kubernetes-version: ")
-    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
-    selected = inventory.select(names, labels)
-    if options.kubernetes_version:
         tables = {n: {"": default} for n in selected}
     else:
         tables = target_versions(inventory, selected, default, schemas.versions)
+    to_check = [FileToCheck(os.path.normpath(shown), disk, name,
+                            tables[name].get(os.path.normpath(rel), tables[name][""]))
+                for name, rel, shown, disk in files if rel.endswith(SUFFIXES)]
     compiled = settings.compiled_dir
     all_dirs = {tf.output_dir for tf in inventory.targets.values()}
-    files: list[FileToCheck] = []
-    for name in selected:
-        target_dir = inventory.targets[name].output_dir
-        table = tables[name]
-        for rel in tree_files(compiled, target_dir, all_dirs - {target_dir}):
-            files.append(FileToCheck(os.path.join(compiled, target_dir, rel),
-                                     os.path.join(compiled, target_dir, rel), name,
-                                     table.get(os.path.normpath(rel), table[""])))
     chosen = set(selected)
     others = [os.path.join(compiled, tf.output_dir, rel)
               for n, tf in inventory.targets.items() if n not in chosen
               for rel in tree_files(compiled, tf.output_dir, all_dirs - {tf.output_dir})]
     cache = ResultCache(settings.output_path, enabled=settings.cache)
-    outcome = validate_files(files, schemas, options, cache, others)
+    outcome = validate_files(to_check, schemas, options, cache, others)
     with contextlib.suppress(OSError):  # only a cache: the next run validates them again
         cache.save(everything=chosen == set(inventory.targets))
     return outcome
