@@ -79,13 +79,25 @@ metadata:
 spec:
   size: big
 """
+CONFIGMAP_JSON = """\
+{
+  "apiVersion": "v1",
+  "kind": "ConfigMap",
+  "metadata": {"name": "cm"},
+  "data": {
+    "a": 1
+  }
+}
+"""
 GADGET = "apiVersion: example.org/v1\nkind: Gadget\nmetadata:\n  name: g\n"
 
 
 def fleet(root: Path, replicas: str = "'three'", port: str = '"http"',
-          extra: str = "imagePullPolicyy: Always", widgets: str = WIDGETS) -> Path:
+          extra: str = "imagePullPolicyy: Always", widgets: str = WIDGETS,
+          more: dict | None = None) -> Path:
     """Target ``app`` (a Deployment, a Service, Widgets and a Gadget), target ``crds`` (the CRD)."""
     return write_tree(root, {
+        **(more or {}),
         "inventory/classes/common.yml": COMMON_CLASS + """\
     compile:
       - input_type: copy
@@ -106,7 +118,7 @@ def fleet(root: Path, replicas: str = "'three'", port: str = '"http"',
 
 @pytest.fixture
 def compiled(tmp_path: Path) -> Path:
-    root = fleet(tmp_path / "p")
+    root = fleet(tmp_path / "p", more={"files/crds/cm.json": CONFIGMAP_JSON})
     run = kcompile(cwd=root)
     assert run.code == 0, run.err
     return root
@@ -123,8 +135,9 @@ def test_each_problem_at_the_line_of_its_field(compiled: Path) -> None:
         "(Kubernetes 1.37, no CRD in compiled/ or --schemas)",
         "compiled/app/service.yml:9: Service/shop/web: spec.ports[0].port: 'http' is not of type 'integer'",
         "compiled/app/widgets.yml:13: Widget/bad: spec.size: 'big' is not of type 'integer'",
+        "compiled/crds/cm.json:6: ConfigMap/cm: data.a: 1 is not of type 'string'",
     ]
-    assert "6 objects in 5 files: 4 errors, 1 warning" in run.err
+    assert "7 objects in 6 files: 5 errors, 1 warning" in run.err
 
 
 def test_no_strict_allows_unknown_fields_and_strict_kinds_fails_unknown_kinds(compiled: Path) -> None:
@@ -177,11 +190,11 @@ def test_sarif_and_json(compiled: Path) -> None:
     results = log["runs"][0]["results"]
     assert [(r["locations"][0]["physicalLocation"]["region"]["startLine"], r["level"])
             for r in results] == [(7, "error"), (17, "error"), (2, "warning"), (9, "error"),
-                                  (13, "error")]
+                                  (13, "error"), (6, "error")]
     assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
         "compiled/app/deploy.yml"
     data = json.loads(kcompile("validate", "--format", "json", cwd=compiled).out)
-    assert data["errors"] == 4 and data["findings"][0]["object"] == "Deployment/shop/web"
+    assert data["errors"] == 5 and data["findings"][0]["object"] == "Deployment/shop/web"
 
 
 def test_compile_validate_refuses_invalid_output_and_leaves_compiled_as_it_was(tmp_path: Path) -> None:

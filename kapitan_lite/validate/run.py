@@ -18,7 +18,7 @@ from ..errors import Problem, UserError
 from ..yamlload import YamlLoadError
 from .cache import ResultCache
 from .check import Validator, dotted
-from .documents import is_object, load_documents, object_name
+from .documents import Document, is_object, load_documents, object_name
 from .locate import line_of
 from .schemas import (
     Bundled,
@@ -238,12 +238,27 @@ def _check_file(f: FileToCheck, data: bytes, schemas: Schemas) -> tuple[int, lis
                                  f"({schemas.describe(f.version)}, no CRD in compiled/ or --schemas)",
                                  WARNING, "unknown-kind", f.target))
             continue
-        for v in schemas.validator(schema).violations(obj):
+        violations = schemas.validator(schema).violations(obj)
+        if violations and doc.node is None:
+            doc = Document(doc.obj, _json_node(data))
+        for v in violations:
             where = dotted(v.path)
             found.append(Finding(f.shown, line_of(doc.node, v.path), name,
                                  f"{where}: {v.message}" if where else v.message,
                                  ERROR, "schema", f.target))
     return n, found
+
+
+def _json_node(data: bytes) -> Any:
+    """A JSON file's node with line marks (JSON is YAML), or ``None`` if YAML can't read it."""
+    import yaml
+
+    from ..yamlload import SafeLoader
+
+    try:
+        return yaml.compose(data, Loader=SafeLoader)
+    except yaml.YAMLError:
+        return None
 
 
 # -- what `kcompile validate` checks ---------------------------------------------
