@@ -170,8 +170,9 @@ def resolve_version(text: str, versions: list[tuple[int, int]], where: str = "")
 
 
 def validate_files(files: list[FileToCheck], schemas: Schemas, options: Options,
-                   cache: ResultCache | None = None, crd_files: list[str] = ()) -> Outcome:
-    """Validate every Kubernetes object of ``files``.
+                   cache: ResultCache | None = None, crd_files: list[str] = (),
+                   workers: int = 1) -> Outcome:
+    """Validate every Kubernetes object of ``files`` (those not cached in ``workers`` processes).
 
     CRDs found in ``files`` or in ``crd_files`` (other files of the tree)
     give the schemas of their custom resources. A file whose content was
@@ -192,21 +193,27 @@ def validate_files(files: list[FileToCheck], schemas: Schemas, options: Options,
         if _CRD_MARK in data:
             schemas.add_crds(path, data)
     contexts: dict[tuple[int, int], str] = {}
-    for f, data in zip(files, contents, strict=True):
+    keys: list[str] = []
+    results: dict[int, tuple[int, list[Finding]]] = {}
+    for i, (f, data) in enumerate(zip(files, contents, strict=True)):
         context = contexts.get(f.version)
         if context is None:
             context = contexts[f.version] = schemas.context(f.version)
-        key = ResultCache.key(context, data)
-        cached = cache.get(key) if cache is not None else None
+        keys.append(ResultCache.key(context, data))
+        cached = cache.get(keys[-1]) if cache is not None else None
         if cached is not None:
             out.cached_files += 1
-            out.objects += cached[0]
-            found = [Finding(f.shown, *item, target=f.target) for item in cached[1]]
-        else:
-            n, found = _check_file(f, data, schemas)
-            out.objects += n
-            if cache is not None:
-                cache.put(key, [n, [[x.line, x.obj, x.message, x.level, x.rule] for x in found]])
+            results[i] = (cached[0], [Finding(f.shown, *item, target=f.target)
+                                      for item in cached[1]])
+    todo = [i for i in range(len(files)) if i not in results]
+    results.update(_check_all(todo, files, contents, schemas, workers))
+    for i in todo:
+        if cache is not None:
+            n, found = results[i]
+            cache.put(keys[i], [n, [[x.line, x.obj, x.message, x.level, x.rule] for x in found]])
+    for i in range(len(files)):
+        n, found = results[i]
+        out.objects += n
         for finding in found:
             if finding.rule == "unknown-kind" and options.strict_kinds:
                 finding = Finding(finding.path, finding.line, finding.obj, finding.message,
@@ -215,6 +222,46 @@ def validate_files(files: list[FileToCheck], schemas: Schemas, options: Options,
     out.findings.sort()
     out.seconds = time.monotonic() - start
     return out
+
+
+# Files per worker below which forking costs more than it saves.
+_PER_WORKER = 200
+_job: tuple[list[FileToCheck], list[bytes], Schemas] | None = None  # a forked worker's
+
+
+def _check_all(todo: list[int], files: list[FileToCheck], contents: list[bytes],
+               schemas: Schemas, workers: int) -> dict[int, tuple[int, list[Finding]]]:
+    """Validate the files ``todo`` (indices), in forked workers when there are many."""
+    workers = min(workers, len(todo) // _PER_WORKER)
+    if workers <= 1:
+        return {i: _check_file(files[i], contents[i], schemas) for i in todo}
+    import multiprocessing
+
+    chunks = [todo[k::workers * 4] for k in range(workers * 4)]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers, initializer=_start_worker,
+                  initargs=(os.getpid(), files, contents, schemas)) as pool:
+        out: dict[int, tuple[int, list[Finding]]] = {}
+        for part in pool.imap_unordered(_check_chunk, chunks):
+            out.update(part)
+    return out
+
+
+def _start_worker(parent: int, files: list[FileToCheck], contents: list[bytes],
+                  schemas: Schemas) -> None:
+    """In a forked worker: die with the run, and keep the job (inherited, not copied)."""
+    from ..lifetime import die_with_parent
+
+    global _job
+    die_with_parent(parent)
+    _job = (files, contents, schemas)
+
+
+def _check_chunk(indices: list[int]) -> dict[int, tuple[int, list[Finding]]]:
+    """In a worker: validate these files of the job."""
+    assert _job is not None
+    files, contents, schemas = _job
+    return {i: _check_file(files[i], contents[i], schemas) for i in indices}
 
 
 def _check_file(f: FileToCheck, data: bytes, schemas: Schemas) -> tuple[int, list[Finding]]:
@@ -376,7 +423,8 @@ def validate_targets(settings: Any, inventory: Any, selected: list[str],
               for n, tf in inventory.targets.items() if n not in chosen
               for rel in tree_files(compiled, tf.output_dir, all_dirs - {tf.output_dir})]
     cache = ResultCache(settings.output_path, enabled=settings.cache)
-    outcome = validate_files(to_check, schemas, options, cache, others)
+    outcome = validate_files(to_check, schemas, options, cache, others,
+                             settings.workers(len(to_check)))
     with contextlib.suppress(OSError):  # only a cache: the next run validates them again
         cache.save(everything=chosen == set(inventory.targets))
     return outcome
