@@ -422,7 +422,8 @@ def validate_targets(settings: Any, inventory: Any, selected: list[str],
     others = [os.path.join(compiled, tf.output_dir, rel)
               for n, tf in inventory.targets.items() if n not in chosen
               for rel in tree_files(compiled, tf.output_dir, all_dirs - {tf.output_dir})]
-    cache = ResultCache(settings.output_path, enabled=settings.cache)
+    # A revealed compile's findings may quote a secret: they are not kept on disk.
+    cache = ResultCache(settings.output_path, enabled=settings.cache and not settings.reveal)
     outcome = validate_files(to_check, schemas, options, cache, others,
                              settings.workers(len(to_check)))
     with contextlib.suppress(OSError):  # only a cache: the next run validates them again
