@@ -227,3 +227,43 @@ def test_without_the_extra_one_clear_line(compiled: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[0] == ("kcompile validate needs the validate extra: "
                                            "pip install 'kapitan-lite[validate]'")
+
+
+def test_the_fast_path_agrees_with_jsonschema_on_broken_objects() -> None:
+    """The fast validator only answers "valid": it must never pass what jsonschema rejects."""
+    import copy
+    import random
+
+    import yaml
+
+    from kapitan_lite.validate.check import Validator
+    from kapitan_lite.validate.schemas import Bundled, bundled_root
+
+    pytest.importorskip("fastjsonschema")
+    rnd = random.Random(7)
+    base = yaml.safe_load(DEPLOY.format(replicas="3", extra="ports: [{containerPort: 80}]"))
+    validator = Validator(Bundled(bundled_root(), (1, 37), True).get("apps/v1", "Deployment"))
+    assert validator.fast_verdict(base) is True and validator.violations(base) == []
+
+    def spots(node, path=()):
+        yield path
+        items = node.items() if isinstance(node, dict) else \
+            enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            yield from spots(value, (*path, key))
+
+    places = [p for p in spots(base) if len(p) > 1]
+    rejected = 0
+    for _ in range(150):
+        obj = copy.deepcopy(base)
+        path = rnd.choice(places)
+        parent = obj
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = rnd.choice(["zzz", 7, {"a": [1]}, [], None])
+        if isinstance(parent, dict) and rnd.random() < 0.3:
+            parent["bogusField"] = 1
+        broken = validator.violations(obj) != []
+        rejected += broken
+        assert validator.fast_verdict(obj) is not broken, (path, obj)
+    assert rejected > 50

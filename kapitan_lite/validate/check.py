@@ -63,16 +63,20 @@ class Validator:
             self._full = cls(self.schema.body)
         return self._full
 
+    def fast_verdict(self, obj: Any) -> bool | None:
+        """Whether the fast validator passes ``obj`` (``None``: there is none for this schema)."""
+        if self._fast is None:
+            return None
+        try:
+            self._fast(obj)
+            return True
+        except (self._fast_error, RecursionError):
+            return False
+
     def violations(self, obj: Any) -> list[Violation]:
         """Every way ``obj`` breaks the schema, sorted; ``[]`` when it is valid."""
-        if self._fast is not None:
-            try:
-                self._fast(obj)
-                return []
-            except self._fast_error:
-                pass
-            except RecursionError:
-                pass
+        if self.fast_verdict(obj):
+            return []
         return sorted(set(_explain(self._reference().iter_errors(obj))))
 
 
