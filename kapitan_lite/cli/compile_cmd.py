@@ -85,7 +85,8 @@ def compile_targets(opts: dict[str, Any]) -> int:
     try:
         report = compile_project(settings, names or None, labels or None,
                                  on_result=on_result, on_start=progress.start,
-                                 inventory=inventory)
+                                 inventory=inventory,
+                                 before_commit=_validator(settings, opts))
     finally:
         progress.close()
     if opts.get("record_costs"):
@@ -103,6 +104,38 @@ def compile_targets(opts: dict[str, Any]) -> int:
                f"in {report.seconds:.2f}s: {report.written} files written, "
                f"{report.unchanged} unchanged", err=True)
     return 0
+
+
+def _validator(settings: Any, opts: dict[str, Any]) -> Any:
+    """With ``--validate``, the check a compile runs before it writes: invalid objects fail it."""
+    if not opts.get("validate"):
+        return None
+    from .validate_cmd import validate_options
+
+    options = validate_options(opts)
+    from ..validate.run import Schemas
+
+    schemas = Schemas(options)  # now: without the extra, fail before compiling
+
+    def check(inventory: Any, files: list[Any]) -> None:
+        from ..errors import Problem
+        from ..validate.report import summary
+        from ..validate.run import validate_targets
+
+        selected = sorted({f.target for f in files})
+        outcome = validate_targets(settings, inventory, selected,
+                                   [(f.target, f.rel, f.shown, f.disk) for f in files],
+                                   options, schemas)
+        for finding in outcome.findings:
+            if finding.level != "error":
+                click.echo(finding.render(), err=True)
+        if outcome.errors:
+            raise UserError([Problem(f.path, f.line, f.obj, f.message)
+                             for f in outcome.findings if f.level == "error"])
+        if settings.verbose:
+            click.echo(summary(outcome), err=True)
+
+    return check
 
 
 def _fetch_first(settings: Any, opts: dict[str, Any], names: list[str],

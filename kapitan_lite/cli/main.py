@@ -24,6 +24,7 @@ _LAZY = {
     "affected": ("affected_cmd", "affected_cmd"),
     "graph": ("graph_cmd", "graph_cmd"),
     "lint": ("lint_cmd", "lint_cmd"),
+    "validate": ("validate_cmd", "validate_cmd"),
 }
 
 

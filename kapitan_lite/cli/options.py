@@ -107,6 +107,25 @@ FETCH = [
     click.option("--offline", is_flag=True, default=None,
                  help="Fetch from the download cache only (needs kcompile.lock)."),
 ]
+# How `kcompile validate` and `kcompile --validate` validate the Kubernetes objects.
+VALIDATE = [
+    click.option("--kubernetes-version", default=None,
+                 help="Validate against this Kubernetes version [the target's "
+                      "parameters.kapitan.validate, else the newest bundled]."),
+    click.option("--strict/--no-strict", "strict", default=None,
+                 help="Unknown fields are errors [--strict]."),
+    click.option("--strict-kinds", is_flag=True, default=None,
+                 help="A kind with no schema is an error, not a warning."),
+    click.option("--schemas", "schemas_dir", default=None,
+                 help="A directory of CRD files and JSON schemas for kinds not bundled."),
+]
+# `kcompile --validate`: validate the new output before it is written.
+COMPILE_VALIDATE = [
+    click.option("--validate", "validate", is_flag=True, default=None,
+                 help="Validate the Kubernetes objects before writing: an invalid one fails "
+                      "the compile and leaves compiled/ as it was."),
+    *VALIDATE,
+]
 SELECT = [
     click.option("-t", "--targets", "targets", multiple=True,
                  help="Compile this target; repeatable (-t a -t b, or -t a b)."),
@@ -130,7 +149,7 @@ RECORD = [
 ]
 
 # Everything a compile takes: ``kcompile`` itself and ``kcompile compile``.
-COMPILE = [*COMMON, *SELECT, *OUTPUT, *REVEAL, *FETCH, *SHARD, *RECORD]
+COMPILE = [*COMMON, *SELECT, *OUTPUT, *REVEAL, *FETCH, *SHARD, *RECORD, *COMPILE_VALIDATE]
 
 
 def apply_options(options: list[Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

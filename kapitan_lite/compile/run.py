@@ -30,6 +30,40 @@ log = logging.getLogger(__name__)
 _NOT_OUTPUT = {"root", "parallelism", "verbose", "debug", "cache", "identities"}
 
 
+@dataclass(frozen=True)
+class NewFile:
+    """A file of a target's new output: its path under compiled/ and where it is now."""
+
+    target: str
+    rel: str  # under compiled/<target dir>
+    shown: str  # compiled/<target dir>/<rel>
+    disk: str  # the staged file, or the one in compiled/ if unchanged
+
+
+def _new_files(compiled_dir: str, staged_dir: str, results: list[TargetResult],
+               fresh: set[str], target_dirs: dict[str, str]) -> list[NewFile]:
+    """Every file the selected targets will have in compiled/ once committed."""
+    out = []
+    for r in results:
+        m = r.manifest
+        if m is None:
+            continue
+        for rel in sorted(m.files):
+            shown = os.path.join(compiled_dir, m.target_dir, rel)
+            disk = os.path.join(staged_dir, m.target_dir, rel) if rel in m.changed else shown
+            out.append(NewFile(r.name, rel, shown, disk))
+    for name in sorted(fresh):
+        root = os.path.join(compiled_dir, target_dirs[name])
+        nested = {d for d in target_dirs.values() if d.startswith(target_dirs[name] + "/")}
+        for here, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if os.path.relpath(os.path.join(here, d),
+                                                                compiled_dir) not in nested)
+            for f in sorted(files):
+                shown = os.path.join(here, f)
+                out.append(NewFile(name, os.path.relpath(shown, root), shown, shown))
+    return out
+
+
 @dataclass
 class CompileReport:
     """What a compile did."""
@@ -88,12 +122,17 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                     labels: dict[str, str] | None = None,
                     on_result: Callable[[TargetResult], None] | None = None,
                     on_start: Callable[[int], None] | None = None,
-                    inventory: Inventory | None = None) -> CompileReport:
+                    inventory: Inventory | None = None,
+                    before_commit: Callable[[Inventory, list[NewFile]], None] | None = None
+                    ) -> CompileReport:
     """Compile the selected targets into ``compiled/``; raise :class:`UserError` on bad input.
 
     Nothing in ``compiled/`` changes unless every selected target compiles.
     Targets whose inputs and output the cache vouches for are not compiled.
     ``inventory`` reuses targets resolved already (``kcompile diff`` does).
+    ``before_commit`` sees every file of the selected targets' new output
+    before ``compiled/`` changes, and may refuse it by raising :class:`UserError`
+    (``kcompile --validate``).
     """
     start = time.monotonic()
     started_ns = time.time_ns()
@@ -173,13 +212,19 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             problems = [p for r in results for p in r.problems]
             if problems:
                 raise UserError(problems)
+            if before_commit is not None:
+                before_commit(inventory, _new_files(settings.compiled_dir, staging.compiled,
+                                                    results, fresh, target_dirs))
             t_apply = time.monotonic()
             commit(staging, settings.compiled_dir,
                    [r.manifest for r in results if r.manifest is not None],
                    all_dirs, full=set(selected) == set(inventory.targets),
                    keep_spare=not settings.reveal)
             report.timings["write"] = time.monotonic() - t_apply
-    elif set(selected) == set(inventory.targets) and has_foreign(settings.compiled_dir, all_dirs):
+    elif before_commit is not None:
+        before_commit(inventory, _new_files(settings.compiled_dir, "", [], fresh, target_dirs))
+    if not stale and set(selected) == set(inventory.targets) \
+            and has_foreign(settings.compiled_dir, all_dirs):
         # Nothing to compile, but a full compile still removes foreign output.
         with Staging(settings.output_path) as staging:
             report.warnings.extend(staging.notices)

@@ -1,0 +1,1 @@
+"""kcompile validate: the compiled Kubernetes objects against their schemas, offline."""
