@@ -6,12 +6,16 @@ and revealed from them, and each file as 0.36.3 loads and dumps it (what
 ``refs migrate`` writes); tests/refs_compat/old/regen.py regenerates it all.
 """
 
+import base64
 import hashlib
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from typing import ClassVar
 
 import pytest
 from conftest import REPO, content
@@ -177,3 +181,68 @@ def test_vault_settings_from_the_environment_embed_as_in_kapitan(tmp_path):
     assert proc.returncode == 2
     assert ("ref vaultkv:k/kv: vault_params.VAULT_TOKEN: unknown setting (Kapitan 0.36.3 "
             "refuses it)") in proc.stderr
+
+
+class _Vault(http.server.BaseHTTPRequestHandler):
+    """The few Vault HTTP API calls a reveal makes: token lookup, KV v2 read, transit decrypt."""
+
+    SECRETS: ClassVar[dict[str, dict[str, str]]] = {"/v1/secret/data/apps/db": {"password": "kv-value"}}
+
+    def _reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.headers.get("X-Vault-Token") != "root":
+            self._reply(403, {"errors": ["permission denied"]})
+        elif self.path.startswith("/v1/auth/token/lookup-self"):
+            self._reply(200, {"data": {"id": "root"}})
+        elif self.path.split("?")[0] in self.SECRETS:
+            self._reply(200, {"data": {"data": self.SECRETS[self.path.split("?")[0]]}})
+        else:
+            self._reply(404, {"errors": []})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path == "/v1/transit/decrypt/mykey" and body.get("ciphertext") == "vault:v1:abc":
+            self._reply(200, {"data": {"plaintext": base64.b64encode(b"transit-value").decode()}})
+        else:
+            self._reply(400, {"errors": ["bad request"]})
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def vault_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Vault)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@needs_kapitan
+def test_old_vault_refs_reveal_as_in_kapitan(tmp_path, vault_server):
+    # vault_params as Kapitan < 0.34 wrote them: VAULT_ADDR, VAULT_SKIP_VERIFY, no defaults
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    (refs / "kv").write_text(
+        "data: YXBwcy9kYjpwYXNzd29yZA==\nencoding: original\ntype: vaultkv\nvault_params:\n"
+        f"  VAULT_ADDR: {vault_server}\n  VAULT_SKIP_VERIFY: 'true'\n  auth: token\n")
+    (refs / "tr").write_text(
+        "data: dmF1bHQ6djE6YWJj\nencoding: original\ntype: vaulttransit\nvault_params:\n"
+        f"  VAULT_ADDR: {vault_server}\n  auth: token\n  crypto_key: mykey\n")
+    env = {**_clean_env(), "VAULT_TOKEN": "root"}
+    for name, value in (("kv", "kv-value"), ("tr", "transit-value")):
+        kap = subprocess.run([str(KAPITAN), "refs", "--reveal", "--ref-file", f"refs/{name}"],
+                             cwd=tmp_path, capture_output=True, text=True, env=env)
+        ours = run_clean("refs", "reveal", "--ref-file", f"refs/{name}", cwd=tmp_path,
+                         env={"VAULT_TOKEN": "root"})
+        assert (kap.returncode, ours.returncode) == (0, 0), kap.stderr + ours.stderr
+        assert ours.stdout == kap.stdout == value
