@@ -145,11 +145,14 @@ def test_refs_in_secrets_dir_need_refs_path_as_in_kapitan(tmp_path):
     proc = run_clean(cwd=tmp_path)
     assert proc.returncode == 2
     assert "secrets exists: Kapitan 0.36.3 reads refs from --refs-path" in proc.stderr
+    # with keys older Kapitans read and 0.36.3 ignores (so do we)
     (tmp_path / ".kapitan").write_text("compile:\n  refs-path: ./secrets\n"
+                                       "  compiled-path: ./elsewhere\n  cache-paths: [x]\n"
                                        "refs:\n  refs-path: ./secrets\n")
     assert run_clean("refs", "migrate", "--key", "mock", cwd=tmp_path).returncode == 0
     proc = run_clean(cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "compiled/t/a").read_text().startswith("aws: ?{awskms:k/aws:")
 
 
 VAULT_OLD = ("data: YXBwcy9kYjpwYXNzd29yZA==\nencoding: original\ntype: vaultkv\nvault_params:\n"
