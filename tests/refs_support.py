@@ -64,6 +64,23 @@ def make_gpg_keys(home: Path) -> GpgKeys:
     return keys
 
 
+def compat_key(tmp_path_factory: pytest.TempPathFactory):
+    """A keyring holding the committed test-only key (tests/refs_compat/gpg-test-key.asc)
+    that the Kapitan-written fixtures are encrypted to, trusted; a generator for a fixture."""
+    if shutil.which("gpg") is None:
+        pytest.skip("gpg not installed")
+    home = tmp_path_factory.mktemp("compat-gpg") / "home"
+    home.mkdir(mode=0o700)
+    keys = GpgKeys(home, "", "")
+    keys.run("--import", str(Path(__file__).resolve().parent / "refs_compat/gpg-test-key.asc"))
+    fpr = next(ln.split(":")[9] for ln in keys.run("--list-keys", "--with-colons").splitlines()
+               if ln.startswith("fpr"))
+    keys.run("--import-ownertrust", stdin=f"{fpr}:6:\n")
+    keys.alice = fpr
+    yield keys
+    stop_gpg_agent(home)
+
+
 def stop_gpg_agent(home: Path) -> None:
     """Stop the agent gpg started for this keyring."""
     subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home)},

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, content, kcompile
-from refs_support import KAPITAN, GpgKeys, LocalKms, needs_gpg, needs_kapitan, stop_gpg_agent
+from refs_support import KAPITAN, LocalKms, compat_key, needs_gpg, needs_kapitan
 
 COMPAT = REPO / "tests" / "refs_compat"
 EXPECTED = json.loads((COMPAT / "expected.json").read_text())
@@ -24,18 +24,7 @@ ENV = {"KAPITAN_VAR_dbuser": "admin-from-env"}
 @pytest.fixture(scope="module")
 def test_key(tmp_path_factory):
     """A keyring holding the committed (test-only) key Kapitan encrypted to."""
-    if shutil.which("gpg") is None:
-        pytest.skip("gpg not installed")
-    home = tmp_path_factory.mktemp("compat-gpg") / "home"
-    home.mkdir(mode=0o700)
-    keys = GpgKeys(home, "", "")
-    keys.run("--import", str(COMPAT / "gpg-test-key.asc"))
-    fpr = next(ln.split(":")[9] for ln in keys.run("--list-keys", "--with-colons").splitlines()
-               if ln.startswith("fpr"))
-    keys.run("--import-ownertrust", stdin=f"{fpr}:6:\n")
-    keys.alice = fpr
-    yield keys
-    stop_gpg_agent(home)
+    yield from compat_key(tmp_path_factory)
 
 
 @pytest.fixture

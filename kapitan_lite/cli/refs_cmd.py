@@ -1,4 +1,4 @@
-"""``kcompile refs write|reveal|rotate``: manage secret refs in refs/ (Kapitan's format)."""
+"""``kcompile refs write|reveal|rotate|migrate``: manage secret refs in refs/ (Kapitan's format)."""
 
 from __future__ import annotations
 
@@ -192,16 +192,6 @@ def reveal_cmd(ctx: click.Context, ref_file: str | None, file_name: str | None, 
     run_action(opts, action, writes_compiled=False)
 
 
-def _infer_target(path: str, targets: set[str]) -> str | None:
-    """The target a ref belongs to by its path: ``<t>/...`` or ``targets/<t>/...``."""
-    parts = path.split("/")
-    if parts[0] in targets:
-        return parts[0]
-    if len(parts) > 2 and parts[0] == "targets" and parts[1] in targets:
-        return parts[1]
-    return None
-
-
 @refs_cmd.command("rotate")
 @click.argument("tokens", nargs=-1)
 @click.option("--all", "all_refs", is_flag=True, help="Every encrypted ref in refs/.")
@@ -230,7 +220,7 @@ def rotate_cmd(ctx: click.Context, tokens: tuple[str, ...], all_refs: bool, type
     def action() -> int:
         from ..inventory import Inventory
         from ..refs.backends import Backends, RefParams
-        from ..refs.store import RefError, RefStore
+        from ..refs.store import RefError, RefStore, target_of
 
         settings = settings_from({**opts, "identities": identities}, "refs")
         if bool(tokens) == all_refs:
@@ -267,7 +257,7 @@ def rotate_cmd(ctx: click.Context, tokens: tuple[str, ...], all_refs: bool, type
                         inventory = Inventory(settings.inventory_path, settings.backend,
                                               settings.compose_target_name,
                                               settings.class_wildcards)
-                    owner = _infer_target(path, set(inventory.targets))
+                    owner = target_of(path, set(inventory.targets))
                     if owner is None:
                         raise RefError(f"ref {type_name}:{path}: no new recipients or key "
                                        "(give --recipient/--key or -t TARGET)")
@@ -291,5 +281,42 @@ def rotate_cmd(ctx: click.Context, tokens: tuple[str, ...], all_refs: bool, type
         if problems:
             raise UserError(problems)
         return 0
+
+    run_action(opts, action, writes_compiled=False)
+
+
+@refs_cmd.command("migrate")
+@apply_options(REFS_PATH)
+@apply_options(DEBUG)
+@click.option("--check", is_flag=True,
+              help="Change nothing: list the files that would change; exit 1 if any.")
+@click.option("--key", "-K", default=None,
+              help="KMS key to record in awskms/gkms/azkms refs that have none (Kapitan <= 0.34).")
+@click.pass_context
+def migrate_cmd(ctx: click.Context, check: bool, key: str | None, **local: Any) -> None:
+    """Rewrite ref files from older Kapitans as Kapitan 0.36.3 writes them.
+
+    Values, tags and hashes do not change (the data field is kept as it is).
+    """
+    opts = merge_opts(ctx, local)
+
+    def action() -> int:
+        from ..refs.backends import Backends
+        from ..refs.migrate import apply, plan
+        from ..refs.reveal import RefErrors
+        from ..refs.store import RefStore
+
+        settings = settings_from(opts, "refs")
+        store = RefStore(settings.refs_path)
+        backends = Backends()
+        todo, problems = plan(store, key, lambda name: backends.get("gpg").lookup(name))
+        if problems:
+            raise _ref_problems(RefErrors(problems))
+        for item in todo:
+            click.echo(os.path.join(settings.refs_path, item.path))
+        if not check:
+            apply(store, todo)
+        click.echo(f"{len(todo)} ref file(s) {'to migrate' if check else 'migrated'}", err=True)
+        return 1 if check and todo else 0
 
     run_action(opts, action, writes_compiled=False)

@@ -81,17 +81,17 @@ class TagCompiler:
         if tag.functions and self.store.get(tag.file_path) is None:
             self._create(tag, deps)
         ref = self.revealer.resolve(tag)
+        dump = self.revealer.dump(ref)  # Kapitan reads every ref it compiles through its class
         if self.reveal:
             return self.revealer.reveal_tag(tag, ref)
         if tag.type in SUBSTITUTED:
             return subvar_value(tag, ref.data, ref.encoding) if tag.subvar else ref.data
         if self.embed and tag.type != "env":  # Kapitan embeds neither plain nor env refs
-            return self._embedded(tag, ref)
+            return self._embedded(tag, dump)
         return f"?{{{tag.type}:{tag.path}:{ref.hash[:8]}}}"
 
     @staticmethod
-    def _embedded(tag: Tag, ref: RefFile) -> str:
-        dump = ref.fields
+    def _embedded(tag: Tag, dump: dict[str, Any]) -> str:
         if tag.subvar:
             dump["embedded_subvar_path"] = tag.subvar
         payload = base64.b64encode(json.dumps(dump).encode()).decode()

@@ -61,10 +61,11 @@ class GpgType:
             if fpr:
                 found.add(str(fpr).upper())
             elif name:
-                found.add(self._lookup(str(name)))
+                found.add(self.lookup(str(name)))
         return sorted(found)
 
-    def _lookup(self, name: str) -> str:
+    def lookup(self, name: str) -> str:
+        """The fingerprint of ``name``'s first key that is neither expired nor revoked."""
         now = time.time()
         for key in self.gpg.list_keys(keys=[name]):
             expires = key.get("expires")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -24,6 +25,7 @@ import yaml
 
 from ..outputs import yaml_dumper
 from .backends import TYPES, Backends
+from .model import kapitan_dump, needs_lookup
 from .store import RefError, RefFile, RefStore, ref_from_fields
 from .tags import TAG_RE, Tag, TagSyntaxError, parse
 
@@ -80,6 +82,7 @@ class Revealer:
         self._plain: dict[tuple[str, str, str], str | RefError] = {}
         self.decryptions = 0  # refs actually decrypted in this process
         self._lock = threading.Lock()
+        self._dumps: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     # -- refs ---------------------------------------------------------------
     def resolve(self, tag: Tag) -> RefFile:
@@ -92,7 +95,10 @@ class Revealer:
             ref = self.store.get(tag.file_path)
             if ref is None:
                 where = self.store.full_path(tag.file_path)
-                raise RefError(f"ref {tag.ref_name} not found: no file {where}")
+                raise RefError(f"ref {tag.ref_name} not found: no file {where}"
+                               + self.store.layout_hint())
+        if not ref.typed and ref.type != tag.type:
+            ref = dataclasses.replace(ref, type=tag.type)  # Kapitan reads it as the tag says
         if ref.type != tag.type:
             raise RefError(f"ref {tag.ref_name}: the ref file holds a {ref.type} ref, "
                            f"not {tag.type}")
@@ -105,6 +111,19 @@ class Revealer:
 
             check_tag(ref, tag)
         return ref
+
+    def dump(self, ref: RefFile) -> dict[str, Any]:
+        """Kapitan's ``dump()`` of the ref (:mod:`.model`); checks the file as Kapitan reads it."""
+        key = (ref.type, ref.path, ref.hash)
+        cached = self._dumps.get(key)
+        if cached is None:
+            lookup = None
+            if ref.type == "gpg" and needs_lookup(ref):
+                gpg: Any = self.backends.get("gpg")
+                lookup = gpg.lookup
+            cached = kapitan_dump(ref, ref.type, lookup)
+            self._dumps[key] = cached
+        return dict(cached)
 
     def plaintext(self, ref: RefFile) -> str:
         """The ref's value, decrypted at most once per run (failures are cached too)."""

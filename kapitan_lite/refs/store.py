@@ -40,6 +40,7 @@ class RefFile:
     data: str
     encoding: str = "original"
     extra: dict[str, Any] = field(default_factory=dict)
+    typed: bool = True  # False when the file has no 'type' (Kapitan then goes by the tag)
 
     @property
     def hash(self) -> str:
@@ -67,7 +68,8 @@ def ref_from_fields(path: str, obj: Any, where: str) -> RefFile:
     if encoding not in ("original", "base64"):
         raise RefError(f"{where}: unknown encoding {encoding!r} (original or base64)")
     extra = {k: v for k, v in obj.items() if k not in ("data", "type", "encoding")}
-    return RefFile(path=path, type=type_name, data=str(data), encoding=encoding, extra=extra)
+    return RefFile(path=path, type=type_name, data=str(data), encoding=encoding, extra=extra,
+                   typed="type" in obj)
 
 
 def dump_ref(fields: dict[str, Any]) -> str:
@@ -112,6 +114,14 @@ class RefStore:
         if real != real_root and not real.startswith(real_root + os.sep):
             raise RefError(f"ref path {ref_path!r} leaves the refs directory (through a link)")
         return full
+
+    def layout_hint(self) -> str:
+        """A hint for projects laid out for old Kapitans: refs in ``secrets/``, not ``refs/``."""
+        old = os.path.join(os.path.dirname(os.path.abspath(self.refs_dir)), "secrets")
+        if os.path.isdir(self.refs_dir) or not os.path.isdir(old):
+            return ""
+        return (f" ({display_path(old)} exists: Kapitan 0.36.3 reads refs from --refs-path, "
+                "./refs by default; set refs-path: ./secrets under compile: and refs: in .kapitan)")
 
     def get(self, ref_path: str) -> RefFile | None:
         """The ref file at ``ref_path``, or ``None`` when it does not exist."""
@@ -161,6 +171,16 @@ class RefStore:
                 if not f.startswith("."):
                     out.append(os.path.relpath(os.path.join(root, f), self.refs_dir))
         yield from sorted(p.replace(os.sep, "/") for p in out)
+
+
+def target_of(path: str, targets: set[str]) -> str | None:
+    """The target a ref belongs to by its path: ``<t>/...`` or ``targets/<t>/...``."""
+    parts = path.split("/")
+    if parts[0] in targets:
+        return parts[0]
+    if len(parts) > 2 and parts[0] == "targets" and parts[1] in targets:
+        return parts[1]
+    return None
 
 
 def _umask() -> int:

@@ -2,8 +2,8 @@
 
 File: ``data`` is base64 of ``<path in vault>:<key>``; ``vault_params`` holds
 Kapitan's connection settings (``addr``, ``auth``, ``engine: kv|kv-v2``,
-``mount``, TLS options...), falling back to the ``VAULT_*`` environment as
-Kapitan does. Authentication: ``VAULT_TOKEN`` (or ``~/.vault-token``),
+``mount``, TLS options...), read through Kapitan's model (:mod:`.model`:
+old ``VAULT_*`` keys renamed, defaults and environment filled in). Authentication: ``VAULT_TOKEN`` (or ``~/.vault-token``),
 ``VAULT_USERNAME``/``VAULT_PASSWORD`` (userpass, ldap), ``VAULT_ROLE_ID``/
 ``VAULT_SECRET_ID`` (approle).
 
@@ -18,39 +18,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from .backends import Backends, RefParams, b64, not_encrypted, unb64, utf8
+from .model import kapitan_dump, vault_model
 from .store import RefError, RefFile
 from .tags import Tag
 
-# Kapitan's KapitanReferenceVaultEnv: field -> environment variable.
-ENV_FIELDS = {"addr": "VAULT_ADDR", "skip_verify": "VAULT_SKIP_VERIFY",
-              "client_key": "VAULT_CLIENT_KEY", "client_cert": "VAULT_CLIENT_CERT",
-              "cacert": "VAULT_CACERT", "capath": "VAULT_CAPATH",
-              "namespace": "VAULT_NAMESPACE"}
 
-
-def vault_params(engine: str, mount: str, section: Mapping[str, Any],
+def vault_params(type_name: str, section: Mapping[str, Any],
                  auth: str | None = None) -> dict[str, Any]:
-    """Kapitan's ``vault_params`` (its pydantic model dumped): defaults, env, inventory."""
-    params: dict[str, Any] = {"addr": None, "skip_verify": True, "client_key": None,
-                              "client_cert": None, "cacert": None, "capath": None,
-                              "namespace": None, "engine": engine, "auth": None,
-                              "crypto_key": None, "always_latest": False, "mount": mount,
-                              "key": None}
-    for name, var in ENV_FIELDS.items():
-        if var in os.environ:
-            value: Any = os.environ[var]
-            if name == "skip_verify":
-                value = value.strip().lower() in ("1", "true", "yes", "on")
-            params[name] = value
-    for name, value in section.items():
-        if name not in params:
-            raise RefError(f"vault: unknown setting {name!r} in parameters.kapitan.secrets")
-        params[name] = value
+    """Kapitan's ``vault_params`` for a new ref: the target's settings through its model."""
+    try:
+        params = vault_model(type_name, section)
+    except ValueError as exc:
+        raise RefError("\n".join(f"vault: parameters.kapitan.secrets.{type_name}.{line}"
+                                  for line in str(exc).splitlines())) from None
     if auth:
         params["auth"] = auth
     if not params["auth"]:
         raise RefError("vault: no auth method: give --vault-auth or set "
                        "parameters.kapitan.secrets.<vaultkv|vaulttransit>.auth (use -t TARGET)")
+    return params
+
+
+def ref_vault_params(ref: RefFile) -> dict[str, Any]:
+    """The ref file's ``vault_params`` as Kapitan reads them (old keys renamed, defaults filled)."""
+    params: dict[str, Any] = kapitan_dump(ref)["vault_params"]
     return params
 
 
@@ -118,8 +109,7 @@ def location(ref: RefFile) -> tuple[str, str, str]:
     parts = text.split(":")
     if len(parts) != 2:
         raise RefError(f"{what}: data must be 'path/in/vault:key', not {text!r}")
-    params = ref.extra.get("vault_params") or {}
-    return str(params.get("mount") or "secret"), parts[0], parts[1]
+    return str(ref_vault_params(ref)["mount"] or "secret"), parts[0], parts[1]
 
 
 def check_tag(ref: RefFile, tag: Tag) -> None:
@@ -146,8 +136,8 @@ class VaultKVType:
     def encrypt(self, payload: bytes, encoding: str, params: RefParams) -> dict[str, Any]:
         """Store the value in Vault and point the ref at it."""
         section = params.section(self.name)
-        mount = params.vault.get("mount") or section.get("mount") or "secret"
-        vparams = vault_params("kv-v2", mount, section, params.vault.get("auth"))
+        vparams = vault_params(self.name, section, params.vault.get("auth"))
+        mount = params.vault.get("mount") or vparams["mount"] or "secret"
         vparams["mount"] = mount  # reveal reads from vault_params.mount: keep them equal
         path = params.vault.get("path")
         key = params.vault.get("key")
@@ -183,7 +173,7 @@ class VaultKVType:
 
         mount, path, key = location(ref)
         what = f"ref vaultkv:{ref.path} ({mount}:{path}:{key})"
-        params = ref.extra.get("vault_params") or {}
+        params = ref_vault_params(ref)
         client = vault_client(params, what)
         try:
             if params.get("engine") == "kv":

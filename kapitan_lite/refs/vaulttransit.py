@@ -14,7 +14,7 @@ from typing import Any
 
 from .backends import Backends, RefParams, b64, unb64, utf8
 from .store import RefError, RefFile
-from .vaultkv import vault_client, vault_params
+from .vaultkv import ref_vault_params, vault_client, vault_params
 
 
 class VaultTransitType:
@@ -44,8 +44,7 @@ class VaultTransitType:
 
     def _params(self, params: RefParams, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
         section = dict(base if base is not None else params.section(self.name))
-        vparams = vault_params("transit", str(section.pop("mount", None) or "transit"), section,
-                               params.vault.get("auth"))
+        vparams = vault_params(self.name, section, params.vault.get("auth"))
         if params.key:
             vparams["crypto_key"] = params.key
         if not vparams.get("crypto_key"):
@@ -62,7 +61,7 @@ class VaultTransitType:
         import hvac
 
         what = f"ref vaulttransit:{ref.path}"
-        vparams = ref.extra.get("vault_params") or {}
+        vparams = ref_vault_params(ref)
         key, mount = vparams.get("crypto_key"), vparams.get("mount") or "transit"
         if not key:
             raise RefError(f"{what}: vault_params.crypto_key is not set")
@@ -82,7 +81,7 @@ class VaultTransitType:
 
     def rotate(self, ref: RefFile, params: RefParams) -> dict[str, Any] | None:
         """Re-encrypt with another transit key; ``None`` when it is already the ref's."""
-        current = dict(ref.extra.get("vault_params") or {})
+        current = ref_vault_params(ref)
         key = params.key or params.section(self.name).get("crypto_key")
         if not key:
             raise RefError("vaulttransit: no transit key to rotate to: give --key or -t TARGET")
