@@ -250,3 +250,14 @@ def test_a_missing_class_after_a_pattern_is_located_at_its_own_line(tmp_path: Pa
     got = _kcompile(root, "inventory", "-t", "t", "--enable-class-wildcards")
     assert got.returncode == 2
     assert got.stderr.splitlines()[0] == "inventory/targets/t.yml:3: t: class nosuch not found"
+
+
+@pytest.mark.parametrize("backend", ["kapitan-lite", "reclass", "reclass-rs"])
+def test_errors_name_the_inventory_not_the_rewritten_copy(tmp_path: Path, backend: str) -> None:
+    root = _small(tmp_path, ["apps.*"])
+    (root / "inventory/targets/t.yml").write_text(
+        "classes:\n  - 'apps.*'\nparameters:\n  a: ${nope}\n")
+    got = _kcompile(root, "inventory", "-t", "t", "--enable-class-wildcards", "--backend", backend)
+    assert got.returncode == 2
+    assert got.stderr.splitlines()[0] == \
+        "inventory/targets/t.yml:4: t: undefined reference ${nope} (in parameter a)"

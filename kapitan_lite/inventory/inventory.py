@@ -195,7 +195,8 @@ class Inventory:
         loc = self._locator(name)
         if err.message == "YAML error":
             return loc.yaml_problems() or [Problem(self.targets[name].path, 0, name, "YAML error")]
-        return loc.problems(err.message, self.backend)
+        message = self.wildcards.original_paths(err.message) if self.wildcards else err.message
+        return loc.problems(message, self.backend)
 
     def _finish(self, name: str, rendered: Target) -> tuple[Target, list[Problem]]:
         params = rendered.get("parameters") or {}

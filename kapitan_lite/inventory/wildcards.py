@@ -106,6 +106,13 @@ class Expansion:
     classes: dict[str, list[str]] = field(default_factory=dict)
     origins: dict[str, list[int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    copy: str = ""  # the rewritten copy, once :func:`materialize` made it
+
+    def original_paths(self, text: str) -> str:
+        """``text`` (an engine's message) with paths into the copy made paths of the inventory."""
+        if not self.copy:
+            return text
+        return text.replace(self.copy, os.path.abspath(self.inventory_path))
 
     def expanded(self, path: str) -> list[str] | None:
         """The expanded class list of a file, or None when it has no pattern."""
@@ -168,6 +175,7 @@ def materialize(expansion: Expansion) -> str:
         data["classes"] = names
         with open(copy, "w", encoding="utf-8") as fp:
             yaml.safe_dump(data, fp, sort_keys=False)
+    expansion.copy = dest
     return dest
 
 
