@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from . import __version__
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
-_LEVELS = {"error": "error", "warning": "warning", "note": "note"}
+LEVELS = ("none", "note", "warning", "error")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule a tool reports under: its id and a one-line description."""
+    """A rule a tool reports under: its id, a one-line description and its default level."""
 
     id: str
     description: str
+    level: str = "warning"
 
 
 @dataclass(frozen=True)
@@ -32,28 +33,42 @@ class Result:
 
 
 def sarif_log(tool: str, rules: Iterable[Rule], results: Iterable[Result],
-              information_uri: str = "") -> str:
-    """A SARIF 2.1.0 log of one run of ``tool`` as JSON text (sorted keys, stable order)."""
-    rules = sorted(set(rules), key=lambda r: r.id)
+              information_uri: str = "", notes: Iterable[str] = ()) -> str:
+    """A SARIF 2.1.0 log of one run of ``tool`` as JSON text.
+
+    Rules keep the order given; paths are relative to the checkout (``%SRCROOT%``);
+    ``notes`` (what the run could not check) become tool notifications.
+    """
+    rules = list(dict.fromkeys(rules))
     index = {r.id: i for i, r in enumerate(rules)}
     driver: dict = {
         "name": tool,
         "version": __version__,
-        "rules": [{"id": r.id, "shortDescription": {"text": r.description}} for r in rules],
+        "rules": [{"id": r.id, "name": r.id, "shortDescription": {"text": r.description},
+                   "defaultConfiguration": {"level": _level(r.level)}} for r in rules],
     }
     if information_uri:
         driver["informationUri"] = information_uri
     out = []
     for r in results:
-        location: dict = {"artifactLocation": {"uri": r.path.replace("\\", "/")}}
-        if r.line > 0:
-            location["region"] = {"startLine": r.line}
-        item: dict = {"ruleId": r.rule_id, "level": _LEVELS.get(r.level, "warning"),
+        item: dict = {"ruleId": r.rule_id, "level": _level(r.level),
                       "message": {"text": r.message},
-                      "locations": [{"physicalLocation": location}]}
+                      "locations": [{"physicalLocation": {
+                          "artifactLocation": {"uri": r.path.replace("\\", "/"),
+                                               "uriBaseId": "%SRCROOT%"},
+                          "region": {"startLine": max(r.line, 1)}}}]}
         if r.rule_id in index:
             item["ruleIndex"] = index[r.rule_id]
         out.append(item)
-    log = {"$schema": SCHEMA_URI, "version": "2.1.0",
-           "runs": [{"tool": {"driver": driver}, "results": out}]}
+    run: dict = {"tool": {"driver": driver}, "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
+                 "results": out}
+    notes = list(notes)
+    if notes:
+        run["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": [
+            {"message": {"text": n}, "level": "note"} for n in notes]}]
+    log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, sort_keys=True) + "\n"
+
+
+def _level(level: str) -> str:
+    return level if level in LEVELS else "warning"

@@ -77,9 +77,10 @@ def _target(engine: NativeEngine, name: str, path: str,
     return TargetGraph(name, path, entities, params)
 
 
-def build_fleet(inventory_path: str, compose_target_name: bool) -> Fleet:
+def build_fleet(inventory_path: str, compose_target_name: bool,
+                class_wildcards: bool = False) -> Fleet:
     """Resolve every target on the native engine and keep its merge order."""
-    inv = Inventory(inventory_path, "kapitan-lite", compose_target_name)
+    inv = Inventory(inventory_path, "kapitan-lite", compose_target_name, class_wildcards)
     engine = inv.engine
     assert isinstance(engine, NativeEngine)
     problems: list[Problem] = []

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from .. import __version__
+from ..sarif import Result, Rule, sarif_log
 from .findings import Finding
 from .rules import RULES
-from .sarif import SarifResult, SarifRule, sarif_log
-
-URI = "https://github.com/kapicorp/kapitan"
 
 
 def as_text(findings: list[Finding]) -> str:
@@ -37,8 +34,6 @@ def as_json(findings: list[Finding], notes: list[str]) -> str:
 
 def as_sarif(findings: list[Finding], notes: list[str]) -> str:
     """A SARIF 2.1.0 log (GitHub code scanning)."""
-    rules = [SarifRule(r.id, r.summary, r.level) for r in RULES.values()]
-    results = [SarifResult(f.rule, f.message, f.path, f.line, RULES[f.rule].level)
-               for f in findings]
-    log = sarif_log("kcompile lint", __version__, URI, rules, results, notes)
-    return json.dumps(log, indent=2, sort_keys=True) + "\n"
+    rules = [Rule(r.id, r.summary, r.level) for r in RULES.values()]
+    results = [Result(f.rule, f.message, f.path, f.line, RULES[f.rule].level) for f in findings]
+    return sarif_log("kcompile lint", rules, results, notes=notes)

@@ -42,7 +42,8 @@ def inventory_files(inventory_path: str, compose_target_name: bool) -> list[str]
 
 
 def run_lint(inventory_path: str, refs_path: str, search_paths: tuple[str, ...],
-             compose_target_name: bool, config: LintConfig) -> LintRun:
+             compose_target_name: bool, config: LintConfig,
+             class_wildcards: bool = False) -> LintRun:
     """Lint the project in the current directory."""
     rules = config.rules
     found: list[Finding] = []
@@ -57,7 +58,7 @@ def run_lint(inventory_path: str, refs_path: str, search_paths: tuple[str, ...],
                     found.extend(scan_text(path, fp.read()))
             except (OSError, UnicodeDecodeError):
                 continue
-    fleet = build_fleet(inventory_path, compose_target_name)
+    fleet = build_fleet(inventory_path, compose_target_name, class_wildcards)
     said = {(f.path, f.line) for f in found if f.rule in rules}  # YAML findings say why
     found.extend(Finding(p.path, p.line, "inventory-error",
                          f"{p.target}: {p.message}" if p.target else p.message)

@@ -312,7 +312,8 @@ def validate_project(settings: Any, names: list[str] | None, labels: dict[str, s
     from ..inventory import Inventory
 
     schemas = Schemas(options)  # first: without the extra, say so before anything else
-    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name)
+    inventory = Inventory(settings.inventory_path, settings.backend, settings.compose_target_name,
+                          settings.class_wildcards)
     selected = inventory.select(names, labels)
     compiled = settings.compiled_dir
     all_dirs = {tf.output_dir for tf in inventory.targets.values()}
