@@ -126,7 +126,7 @@ def test_inventory_matches_between_backends(project):
 
 
 def test_unknown_backend_is_a_usage_error(project):
-    run = kcompile("--backend", "omegaconf", cwd=project)
+    run = kcompile("--backend", "nosuch", cwd=project)
     assert run.code == 2 and "Invalid value" in run.err
 
 

@@ -165,8 +165,12 @@ class StagedTarget:
                 if parent not in made:
                     os.makedirs(parent, exist_ok=True)
                     made.add(parent)
-                with open(staged, "wb") as fp:
-                    fp.write(data)
+                try:
+                    with open(staged, "wb") as fp:
+                        fp.write(data)
+                except OSError as exc:  # write() does not say which file (a full disk)
+                    exc.filename = exc.filename or staged
+                    raise
                 os.chmod(staged, entry.mode)
         return manifest
 

@@ -9,6 +9,7 @@ template's directory, then the search paths), so includes resolve the same.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -57,6 +58,15 @@ def template_location(exc: BaseException, default: str) -> tuple[str, int]:
         if not frame.filename.endswith(".py") and os.path.isfile(frame.filename):
             path, line = frame.filename, frame.lineno or 0
     return path, line
+
+
+class _BestEffortBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates are a speed-up: one that can't be saved (a full disk) is
+    compiled again next time, and the compile goes on."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 class _TrackingEnvironment(jinja2.Environment):
@@ -142,8 +152,11 @@ class Jinja2Input:
                 # so each set of filters has its own.
                 names = hashlib.sha256("\0".join(sorted(filters)).encode()).hexdigest()[:16]
                 directory = os.path.join(env.bytecode_dir, names)
-                os.makedirs(directory, exist_ok=True)
-                bcc = jinja2.FileSystemBytecodeCache(directory)
+                try:
+                    os.makedirs(directory, exist_ok=True)
+                    bcc = _BestEffortBytecodeCache(directory)
+                except OSError:
+                    bcc = None
             jenv = self._envs[key] = new_environment(
                 [template_dir or "./", *env.search_paths], filters, bcc)
         return jenv
