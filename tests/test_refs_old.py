@@ -49,14 +49,20 @@ def project(tmp_path):
     return root
 
 
+def _key(version):
+    return tuple(int(part) for part in version.split("."))
+
+
 def test_fixtures_cover_the_versions():
     # one per ref-format era: gpg secrets without a type, refs before
     # vaulttransit, before the vault model, with it
-    assert {"0.16.11", "0.29.5", "0.32.0", "0.34.7"} <= set(INSTALLED)
-    assert {p.split("/")[0] for p in VERSIONS["0.16.11"]["refs"]} == {"gpg"}
-    for version in set(INSTALLED) - {"0.16.11"}:
-        types = {p.split("/")[0] for p in VERSIONS[version]["refs"]}
-        assert {"plain", "base64", "env", "gpg", "awskms", "gkms", "azkms", "vaultkv"} <= types
+    assert {"0.16.11", "0.25.5", "0.29.5", "0.32.0", "0.34.7"} <= set(INSTALLED)
+    base = {"plain", "base64", "gpg", "awskms", "gkms", "vaultkv"}
+    since = {"0.16.11": {"gpg"}, "0.25.5": base, "0.29.5": base | {"env", "azkms"},
+             "0.32.0": base | {"env", "azkms", "vaulttransit"}}
+    for version in INSTALLED:
+        era = max((v for v in since if _key(v) <= _key(version)), key=_key)
+        assert {p.split("/")[0] for p in VERSIONS[version]["refs"]} == since[era], version
 
 
 def test_tags_and_embedded_refs_compile_as_kapitan_0_36_3(project):
