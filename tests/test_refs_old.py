@@ -49,12 +49,20 @@ def project(tmp_path):
     return root
 
 
+def _key(version):
+    return tuple(int(part) for part in version.split("."))
+
+
 def test_fixtures_cover_the_versions():
-    # one per ref-format era: before vaulttransit, before the vault model, with it
-    assert {"0.29.5", "0.32.0"} <= set(INSTALLED)
+    # one per ref-format era: gpg secrets without a type, refs before
+    # vaulttransit, before the vault model, with it
+    assert {"0.16.11", "0.25.5", "0.29.5", "0.32.0", "0.34.7"} <= set(INSTALLED)
+    base = {"plain", "base64", "gpg", "awskms", "gkms", "vaultkv"}
+    since = {"0.16.11": {"gpg"}, "0.25.5": base, "0.29.5": base | {"env", "azkms"},
+             "0.32.0": base | {"env", "azkms", "vaulttransit"}}
     for version in INSTALLED:
-        types = {p.split("/")[0] for p in VERSIONS[version]["refs"]}
-        assert {"plain", "base64", "env", "gpg", "awskms", "gkms", "azkms", "vaultkv"} <= types
+        era = max((v for v in since if _key(v) <= _key(version)), key=_key)
+        assert {p.split("/")[0] for p in VERSIONS[version]["refs"]} == since[era], version
 
 
 def test_tags_and_embedded_refs_compile_as_kapitan_0_36_3(project):
@@ -125,9 +133,8 @@ def test_kms_ref_without_key_is_refused_as_by_kapitan_until_migrated(tmp_path):
     proc = run_clean(cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[0] == (
-        "templates/a:1: t: ref awskms:k/aws: the ref file has no 'key' (written by Kapitan 0.34 "
-        "or older); Kapitan 0.36.3 cannot read it: run 'kcompile refs migrate --key KEY' to "
-        "add it")
+        "templates/a:1: t: ref awskms:k/aws: the ref file has no 'key', so Kapitan 0.36.3 "
+        "cannot read it: run 'kcompile refs migrate --key KEY' to add it")
     check = run_clean("refs", "migrate", "--check", cwd=tmp_path)
     assert check.returncode == 2 and "refs/k/aws" in check.stderr
     assert run_clean("refs", "migrate", "--key", "mock", cwd=tmp_path).returncode == 0

@@ -291,7 +291,7 @@ def rotate_cmd(ctx: click.Context, tokens: tuple[str, ...], all_refs: bool, type
 @click.option("--check", is_flag=True,
               help="Change nothing: list the files that would change; exit 1 if any.")
 @click.option("--key", "-K", default=None,
-              help="KMS key to record in awskms/gkms/azkms refs that have none (Kapitan <= 0.34).")
+              help="KMS key to record in awskms/gkms/azkms refs that have none.")
 @click.pass_context
 def migrate_cmd(ctx: click.Context, check: bool, key: str | None, **local: Any) -> None:
     """Rewrite ref files from older Kapitans as Kapitan 0.36.3 writes them.

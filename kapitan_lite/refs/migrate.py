@@ -7,8 +7,9 @@ touched, so tags and their hashes stay the same. The environment is not
 read (a migrated file must not depend on who ran the migration): vault
 settings missing from a file get the model's defaults. Plain and env refs
 are left as they are (Kapitan never rewrites them), and so are our own age
-refs. A KMS ref without ``key`` (Kapitan <= 0.34) can only be migrated with
-``key``, which must be the key that encrypted it.
+refs. A KMS ref without ``key`` (made by hand or another tool) can only be
+migrated with ``key``, which must be the key that encrypted it. A gpg file
+without ``type`` (Kapitan < 0.20 wrote none) gets ``type: gpg``.
 """
 
 from __future__ import annotations

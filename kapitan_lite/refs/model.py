@@ -13,9 +13,9 @@ So a file an older Kapitan wrote comes out normalised:
   unknown key, a non-string or a bad boolean is refused;
 - gpg ``recipients`` become ``[{fingerprint: ...}]``, sorted and unique,
   a name-only recipient looked up in the keyring;
-- the KMS types need ``key`` (files from Kapitan 0.34 and older have none:
-  Kapitan 0.36.3 cannot read them, so neither do we; ``refs migrate --key``
-  adds it);
+- the KMS types need ``key`` (every Kapitan wrote it, but a file made by
+  hand or another tool may lack it: Kapitan 0.36.3 cannot read it, so
+  neither do we; ``refs migrate --key`` adds it);
 - keys Kapitan does not know are dropped, ``encoding`` defaults to ``original``.
 
 The dump keeps Kapitan's key order (``data, encoding, type, vault_params``
@@ -125,9 +125,8 @@ def kapitan_dump(ref: RefFile, type_name: str | None = None,
     if type_name in KMS_TYPES:
         key = ref.extra.get("key")
         if key is None:
-            raise RefError(f"{what}: the ref file has no 'key' (written by Kapitan 0.34 or "
-                           "older); Kapitan 0.36.3 cannot read it: run 'kcompile refs migrate "
-                           f"--key KEY' to add it")
+            raise RefError(f"{what}: the ref file has no 'key', so Kapitan 0.36.3 cannot read "
+                           "it: run 'kcompile refs migrate --key KEY' to add it")
         return {**head, "key": key, "type": type_name}
     if type_name in VAULT_TYPES:
         params = ref.extra.get("vault_params")

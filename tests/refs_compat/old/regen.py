@@ -38,7 +38,7 @@ PROJECT = HERE / "project"
 REPO = HERE.parents[2]
 OLDK = Path(os.environ.get("OLDK", "/work/oldk"))
 KAPITAN_VENV = Path(os.environ.get("KAPITAN_VENV", REPO / ".kapitan-venv"))
-VERSIONS = ("0.29.5", "0.30.0", "0.32.0", "0.33.0", "0.34.7", "0.35.1")
+VERSIONS = ("0.16.11", "0.25.5", "0.29.5", "0.30.0", "0.32.0", "0.33.0", "0.34.7", "0.35.1")
 ENV = {"KAPITAN_VAR_text": "env-from-environment"}
 ONLINE = ("vaultkv", "vaulttransit", "awskms", "gkms", "azkms")
 SUBVARS = {"base64/config": "db.user", "gpg/config": "api.token"}
@@ -52,7 +52,7 @@ from kapitan.refs.base import RefController
 rc = RefController(sys.argv[1])
 for path in sys.argv[2:]:
     with open(f"{sys.argv[1]}/{path}") as fp:
-        type_name = yaml.safe_load(fp)["type"]
+        type_name = yaml.safe_load(fp).get("type", "gpg")  # Kapitan < 0.20 wrote no type
     ref = rc._get_backend(type_name)[path]
     with open(f"{sys.argv[1]}/{path}", "w") as fp:
         yaml.safe_dump(ref.dump(), stream=fp, default_flow_style=False)
@@ -108,7 +108,7 @@ def main() -> None:
         env = clean_env({"GNUPGHOME": genv["GNUPGHOME"], **ENV})
         for version in VERSIONS:
             python = OLDK / f"k{version}" / "bin" / "python"
-            if not list((OLDK / f"k{version}").glob("lib/python*/site-packages/kapitan/refs")):
+            if not list((OLDK / f"k{version}").glob("lib/python*/site-packages/kapitan/__init__.py")):
                 info[version] = {"installed": False}
                 continue
             refs = PROJECT / "refs" / f"v{version}"
