@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from ..compile.cache import CACHE_NAME, Cache, Entry
+from ..compile.cache import CACHE_NAME, STATE_FILE, Cache, Entry
 from ..compile.deps import EXISTS, FILE, GLOB, TREE
 from ..compile.workarea import STAGING_NAME
 from ..errors import KapitanLiteError, UserError
@@ -152,6 +153,19 @@ def _load_side(key: str, root: str, settings: Settings, output_path: str,
     return _Side(key, root, graph, Cache(output_path, fingerprint))
 
 
+def _why_no_records(output_path: str, fingerprint: str) -> str:
+    """Why the cache has no record at all."""
+    try:
+        with open(os.path.join(output_path, CACHE_NAME, STATE_FILE), encoding="utf-8") as fp:
+            state = json.load(fp)
+    except (OSError, ValueError):
+        return "no compile cache (run kcompile first)"
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        return "the compile cache is from other options or another kcompile (run kcompile first)"
+    return "the compile cache records no target: their input types (kadet, ...) do not " \
+           "say what they read"
+
+
 def _target_names(settings: Settings, roots: Iterable[str]) -> list[str]:
     """Every target either side names, as far as their target files can be listed."""
     from .sides import target_dirs
@@ -224,8 +238,7 @@ def analyse(settings: Settings, changed: set[str], roots: dict[str, str]) -> Aff
     # Which cache record vouches for each target, and on which side.
     records: dict[str, Entry] = {}
     if not base.cache.entries:
-        out.everything = "no compile cache for these options and this kcompile " \
-                         "(run kcompile first)"
+        out.everything = _why_no_records(store, fp)
     for s in sides:
         with _inside(s.root):
             for name in names:
