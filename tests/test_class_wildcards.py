@@ -233,6 +233,17 @@ def test_cli_flag_dotkapitan_and_unmatched(tmp_path: Path) -> None:
                                           "'nope.*' matches no class (--enable-class-wildcards)")
 
 
+def test_every_command_that_reads_classes_expands_patterns(tmp_path: Path) -> None:
+    """graph and lint walk the classes themselves: they expand patterns as compile does."""
+    root = _small(tmp_path, ["apps.*"])
+    (root / ".kapitan").write_text("global:\n  enable-class-wildcards: true\n")
+    graph = _kcompile(root, "graph")
+    assert graph.returncode == 0, graph.stderr
+    assert '  t0 -->|1| c1\n  t0 -->|2| c2\n' in graph.stdout and '["apps.db"]' in graph.stdout
+    lint = _kcompile(root, "lint", "--format", "json")
+    assert "class apps.* not found" not in lint.stdout + lint.stderr, lint.stdout
+
+
 def test_a_new_class_reaches_the_cached_targets_its_pattern_matches(tmp_path: Path) -> None:
     root = tmp_path / "p"
     shutil.copytree(REPO / "tests/golden/projects/class_wildcards", root)

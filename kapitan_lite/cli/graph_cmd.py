@@ -51,7 +51,7 @@ def graph_cmd(ctx: click.Context, fmt: str, **local: Any) -> None:
             return EXIT_USER
         try:
             graph = class_graph(settings.inventory_path, settings.compose_target_name,
-                                wanted or None)
+                                wanted or None, settings.class_wildcards)
         except EngineProblems as exc:
             raise UserError(exc.problems) from None
         if graph.errors:

@@ -144,7 +144,8 @@ def _load_side(key: str, root: str, settings: Settings, output_path: str,
     with _inside(root):
         try:
             graph = relative_to(class_graph(settings.inventory_path,
-                                            settings.compose_target_name), root)
+                                            settings.compose_target_name,
+                                            class_wildcards=settings.class_wildcards), root)
         except EngineProblems as exc:
             first = exc.problems[0].render() if exc.problems else "cannot load"
             return f"the {key} inventory does not load ({first})"

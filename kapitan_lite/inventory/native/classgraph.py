@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ...errors import Problem
 from ..config import load_reclass_config
 from ..engine_api import EngineProblems
+from ..wildcards import scan
 from .classload import Entity
 from .engine import NativeEngine
 from .node import ClassWalker, State, Walk
@@ -60,7 +61,7 @@ class _RecordingWalker(ClassWalker):
     """The engine's walker, noting how each class name resolved for the current target."""
 
     def __init__(self, walker: ClassWalker):
-        super().__init__(walker.settings, walker.index)
+        super().__init__(walker.settings, walker.index, walker.wildcards)
         self.resolved: dict[tuple[str, str, int], str] = {}
         self.mapped: list[str] = []
 
@@ -84,14 +85,18 @@ class _RecordingWalker(ClassWalker):
 
 
 def class_graph(inventory_path: str, compose_target_name: bool = False,
-                only: list[str] | None = None) -> ClassGraph:
+                only: list[str] | None = None, class_wildcards: bool = False) -> ClassGraph:
     """The class graph of the inventory at ``inventory_path`` (of targets ``only``, or all).
 
     Paths are as the inventory path makes them (relative stays relative).
     Raises :class:`EngineProblems` when the inventory itself cannot load
     (a duplicated class); a target whose walk fails is in ``errors``.
     """
-    engine = NativeEngine(inventory_path, load_reclass_config(inventory_path, compose_target_name))
+    wildcards = scan(inventory_path) if class_wildcards else None
+    if wildcards is not None and wildcards.problems:
+        raise EngineProblems(wildcards.problems)
+    engine = NativeEngine(inventory_path, load_reclass_config(inventory_path, compose_target_name),
+                          wildcards)
     walker = engine.walker = _RecordingWalker(engine.walker)
     graph = ClassGraph(names=list(engine.targets))
     includes: dict[str, set[tuple[int, str]]] = {}
