@@ -53,7 +53,9 @@ def test_inventory_reads_reclass_config_nodes_uri():
 
 
 def test_make_engine_rejects_unknown():
-    with pytest.raises(ValueError, match="unknown inventory backend"):
+    with pytest.raises(ValueError, match="'nosuch' is not an inventory backend"):
+        make_engine("nosuch", ".", {})
+    with pytest.raises(ValueError, match="omegaconf is not supported: it is experimental"):
         make_engine("omegaconf", ".", {})
 
 

@@ -443,7 +443,7 @@ def test_pr_workflow_and_pre_commit_hook_run_check_and_diff():
     steps = workflow["jobs"]["review"]["steps"]
     uses = {s["uses"].split("@")[0] for s in steps if "uses" in s}
     assert uses == {"actions/checkout", "actions/setup-python", "actions/github-script",
-                    "actions/cache"}
+                    "actions/cache", "github/codeql-action/upload-sarif"}
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "kcompile check" in runs
     assert "kcompile diff --base HEAD^1 --format markdown" in runs
