@@ -450,6 +450,7 @@ def test_pr_workflow_and_pre_commit_hook_run_check_and_diff():
     assert "kcompile affected --base HEAD^1" in runs
     assert runs.index("kcompile check") < runs.index("\nkcompile\n")  # check sees compiled/ as committed
     assert workflow["permissions"]["pull-requests"] == "write"
-    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    assert (hook["id"], hook["entry"], hook["pass_filenames"]) == (
-        "kcompile-check", "kcompile check", False)
+    hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    assert sorted(hooks) == ["kcompile-check", "kcompile-lint", "kcompile-validate"]
+    assert all(h["entry"] == h["id"].replace("-", " ") and h["pass_filenames"] is False
+               for h in hooks.values())
