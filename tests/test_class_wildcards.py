@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
+from refs_support import KAPITAN, KAPITAN_MISSING
 
 from kapitan_lite.inventory.config import load_reclass_config
 from kapitan_lite.inventory.engine import make_engine
@@ -35,7 +36,7 @@ from kapitan_lite.inventory.engine_api import EngineError
 from kapitan_lite.inventory.wildcards import is_pattern, materialize, remove, scan
 
 REPO = Path(__file__).resolve().parent.parent
-KAPITAN_PY = Path(os.environ.get("KAPITAN_VENV", REPO / ".kapitan-venv")) / "bin" / "python"
+KAPITAN_PY = KAPITAN.parent / "python"  # the side venv the tests install (kapitan_venv.py)
 INVENTORIES = 24
 
 CLASSES = ["common", "init", "apps", "apps.web", "apps.db", "apps.web2", "dev-a", "dev-b",
@@ -135,8 +136,8 @@ def _render(engine_name: str, inv: str, wildcards: Any = None) -> dict[str, Any]
 
 @pytest.fixture(scope="module")
 def kapitan_expansions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    if not KAPITAN_PY.exists():
-        pytest.skip(f"no Kapitan virtualenv at {KAPITAN_PY.parent.parent} (set KAPITAN_VENV)")
+    if KAPITAN_MISSING:
+        pytest.skip(KAPITAN_MISSING)
     base = tmp_path_factory.mktemp("wildcards")
     rng = random.Random(1084)
     invs = []

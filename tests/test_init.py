@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from refs_support import KAPITAN, KAPITAN_MISSING
+
 from kapitan_lite.scaffold import FILES
 
 REPO = Path(__file__).resolve().parent.parent
-KAPITAN = Path(os.environ.get("KAPITAN_VENV", REPO / ".kapitan-venv")) / "bin" / "kapitan"
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -36,15 +38,16 @@ def test_init_in_an_empty_dir_compiles_and_checks(tmp_path: Path) -> None:
     check = _run(proj, "check")
     assert check.returncode == 0, check.stdout + check.stderr
     # The project is Kapitan's layout: kapitan 0.36.3 compiles it to the same bytes.
-    if KAPITAN.exists():
-        kap = tmp_path / "kap"
-        _run(tmp_path, "init", "kap")
-        subprocess.run([str(KAPITAN), "compile"], cwd=kap, check=True, capture_output=True,
-                       timeout=300, env={**os.environ, "PYTHONPATH": ""})
-        cmp = filecmp.dircmp(kap / "compiled", proj / "compiled")
-        assert not (cmp.left_only or cmp.right_only or cmp.diff_files)
-        sub = filecmp.dircmp(kap / "compiled/dev/manifests", manifests)
-        assert sub.same_files == ["configmap.yml", "deployment.yml"]
+    if KAPITAN_MISSING:
+        pytest.skip(f"compiled and checked; the comparison with Kapitan needs it: {KAPITAN_MISSING}")
+    kap = tmp_path / "kap"
+    _run(tmp_path, "init", "kap")
+    subprocess.run([str(KAPITAN), "compile"], cwd=kap, check=True, capture_output=True,
+                   timeout=300, env={**os.environ, "PYTHONPATH": ""})
+    cmp = filecmp.dircmp(kap / "compiled", proj / "compiled")
+    assert not (cmp.left_only or cmp.right_only or cmp.diff_files)
+    sub = filecmp.dircmp(kap / "compiled/dev/manifests", manifests)
+    assert sub.same_files == ["configmap.yml", "deployment.yml"]
 
 
 def test_init_never_overwrites_and_says_what_it_skipped(tmp_path: Path) -> None:
