@@ -66,16 +66,23 @@ def _source_digest() -> str:
     return h.hexdigest()
 
 
-def _bytecode_dir(store: Cache) -> str:
-    """Where this version of the tool keeps compiled templates; those of others are removed."""
+def _bytecode_dir(store: Cache) -> str | None:
+    """Where this version of the tool keeps compiled templates; those of others are removed.
+
+    None when it can't be made (a full disk): compiled templates save time, they
+    are never needed, and the compile itself reports such a disk where it writes.
+    """
     name = f"jinja2-{_source_digest()[:16]}"
     path = os.path.join(store.dir, name)
-    if not os.path.isdir(path):  # a new version: the old ones' templates are of no use
-        with os.scandir(store.make_dir()) as entries:
-            old = [e.path for e in entries if e.name.startswith("jinja2-") and e.is_dir()]
-        for stale in old:
-            shutil.rmtree(stale, ignore_errors=True)
-    return store.make_dir(name)
+    try:
+        if not os.path.isdir(path):  # a new version: the old ones' templates are of no use
+            with os.scandir(store.make_dir()) as entries:
+                old = [e.path for e in entries if e.name.startswith("jinja2-") and e.is_dir()]
+            for stale in old:
+                shutil.rmtree(stale, ignore_errors=True)
+        return store.make_dir(name)
+    except OSError:
+        return None
 
 
 def run_fingerprint(settings: Settings) -> str:
