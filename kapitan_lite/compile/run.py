@@ -103,8 +103,8 @@ def _source_digest() -> str:
 def _bytecode_dir(store: Cache) -> str | None:
     """Where this version of the tool keeps compiled templates; those of others are removed.
 
-    None when the cache dir can't be written (a full disk, a read-only tree): compiled
-    templates are only a speed-up, so the compile goes on without them.
+    None when it can't be made (a full disk): compiled templates save time, they
+    are never needed, and the compile itself reports such a disk where it writes.
     """
     name = f"jinja2-{_source_digest()[:16]}"
     path = os.path.join(store.dir, name)

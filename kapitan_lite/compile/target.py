@@ -225,6 +225,8 @@ def _compile_target(job: CompileJob, name: str) -> TargetResult:
     except OSError as exc:  # a full disk, a read-only staging area, a file where a dir goes
         problem = os_problem(exc, name) or Problem(exc.filename or staged_root, 0, name,
                                                    f"cannot stage its output: {exc.strerror or exc}")
+        if not problem.path:  # a failed write() does not say which file: the staged output
+            problem = dataclasses.replace(problem, path=exc.filename or staged_root)
         result.problems.append(_in_compiled(problem, job))
         return result
     manifest.target_dir = plan.target_dir

@@ -60,15 +60,6 @@ def template_location(exc: BaseException, default: str) -> tuple[str, int]:
     return path, line
 
 
-class _BestEffortBytecodeCache(jinja2.FileSystemBytecodeCache):
-    """Compiled templates are a speed-up: one that can't be saved (a full disk) is
-    compiled again next time, and the compile goes on."""
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        with contextlib.suppress(OSError):
-            super().dump_bytecode(bucket)
-
-
 class _TrackingEnvironment(jinja2.Environment):
     """An Environment that tells ``recorder`` every template file a render loads.
 
@@ -83,6 +74,15 @@ class _TrackingEnvironment(jinja2.Environment):
         if self.recorder is not None and template.filename:
             self.recorder.file(template.filename)
         return template
+
+
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates on disk; one that can't be written (a full disk) is skipped."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        # They save time, never more: the compile reports the disk where it writes.
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 def new_environment(loader_paths: list[str], filters: dict[str, Any],
@@ -152,11 +152,9 @@ class Jinja2Input:
                 # so each set of filters has its own.
                 names = hashlib.sha256("\0".join(sorted(filters)).encode()).hexdigest()[:16]
                 directory = os.path.join(env.bytecode_dir, names)
-                try:
+                with contextlib.suppress(OSError):  # a full disk: they compile in memory
                     os.makedirs(directory, exist_ok=True)
-                    bcc = _BestEffortBytecodeCache(directory)
-                except OSError:
-                    bcc = None
+                    bcc = _BytecodeCache(directory)
             jenv = self._envs[key] = new_environment(
                 [template_dir or "./", *env.search_paths], filters, bcc)
         return jenv
