@@ -47,16 +47,6 @@ class Fleet:
             return None
 
 
-def value_at(params: dict, path: tuple[str, ...]) -> Any:
-    """The resolved value at ``path`` (None when there is none)."""
-    node: Any = params
-    for key in path:
-        if type(node) is not dict or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def _target(engine: NativeEngine, name: str, path: str,
             problems: list[Problem]) -> TargetGraph:
     try:

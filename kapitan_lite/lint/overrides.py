@@ -15,9 +15,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from ..inventory.native.classload import Entity
+from ..inventory.native.node import value_at
 from ..inventory.native.values import Flagged, Ref
 from .findings import Finding
-from .graph import Fleet, value_at
+from .graph import Fleet
 
 MAX_PLACES = 3
 

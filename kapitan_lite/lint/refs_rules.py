@@ -6,10 +6,11 @@ import os
 from typing import Any
 
 from ..inventory.native.classload import Entity
+from ..inventory.native.node import value_at
 from ..inventory.native.values import Flagged, Ref, Stack
 from ..refs.tags import TAG_RE, Tag, TagSyntaxError, iter_strings, parse
 from .findings import Finding
-from .graph import Fleet, TargetGraph, value_at
+from .graph import Fleet, TargetGraph
 
 MAX_TARGETS = 3
 

@@ -350,6 +350,11 @@ def merged_value(sources: list[Entity], section: str, path: tuple) -> Any:
     tree: dict = {}
     for ent in sources:
         tree = merge_into(tree, getattr(ent, section))
+    return value_at(tree, path)
+
+
+def value_at(tree: dict, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a parameter tree (None when there is none)."""
     node: Any = tree
     for key in path:
         if type(node) is not dict or key not in node:
