@@ -1,5 +1,6 @@
 """The incremental cache: it skips unchanged targets and never serves stale output."""
 
+import hashlib
 import json
 import os
 import random
@@ -101,11 +102,31 @@ def test_corrupt_or_foreign_cache_is_ignored(proj, tmp_path):
     state = proj / ".kcompile-cache/state.json"
     state.write_text("{not json")
     assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # stamps every target's dirs
+    # A record that does not match what alpha wrote: its quick check fails, and
+    # the details say another file was written.
     data = json.loads(state.read_text())
-    data["targets"]["alpha"]["files"]["manifests/app.yml"][0] = "0" * 64
-    data["targets"]["alpha"]["files"]["manifests/app.yml"][3] = 1
+    data["targets"]["alpha"]["quick"][2] += 1
+    state.write_text(json.dumps(data))
+    details_file = proj / ".kcompile-cache/details.json"
+    details = json.loads(details_file.read_bytes())
+    details["alpha"]["files"]["manifests/app.yml"][0] = "0" * 64
+    details["alpha"]["files"]["manifests/app.yml"][3] = 1
+    raw = json.dumps(details).encode()
+    details_file.write_bytes(raw)
+    data["details"] = hashlib.sha256(raw).hexdigest()
     state.write_text(json.dumps(data))
     assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+    # Details that are not those the state was saved with are not trusted: every
+    # target whose quick check fails compiles again.
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+    data = json.loads(state.read_text())
+    for record in data["targets"].values():
+        record["quick"] = None
+    state.write_text(json.dumps(data))
+    details_file.write_bytes(details_file.read_bytes() + b" ")
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
 
 
@@ -302,8 +323,11 @@ def test_output_checked_by_dir_stamps_still_sees_every_change(proj, tmp_path):
     """After a no-change run, a target's dirs are stamped (inode, mtime, ctime) and only
     its files are stat'ed: an added, removed or rewritten file is still seen."""
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # stamps the dirs
+    details = json.loads((proj / ".kcompile-cache/details.json").read_text())
+    assert all(t["stamps"] for t in details.values())
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
     state = json.loads((proj / ".kcompile-cache/state.json").read_text())
-    assert all(t["stamps"] for t in state["targets"].values())
+    assert all(t["quick"] for t in state["targets"].values())  # checked by one sum each
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
     (proj / "compiled/gamma/manifests/stray.yml").write_text("x")  # an extra file
     app = proj / "compiled/beta/manifests/app.yml"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from typing import Any
 
@@ -176,6 +175,8 @@ def _fetch_first(settings: Any, opts: dict[str, Any], names: list[str],
 
 def _tracked_by_git(path: str) -> bool:
     """Whether git tracks any file under ``path`` (False outside a repository)."""
+    import subprocess
+
     try:
         out = subprocess.run(["git", "ls-files", "--", path], capture_output=True, text=True,
                              timeout=30, check=False)

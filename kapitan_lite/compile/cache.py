@@ -18,10 +18,11 @@ is written atomically, and its directory ignores itself in git.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
-import tempfile
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,14 @@ from .deps import Deps, Hasher
 
 CACHE_NAME = ".kcompile-cache"
 STATE_FILE = "state.json"
+# What each target wrote (files with their hashes, dirs, stamps), read only
+# when its quick check fails or the cache is saved.
+DETAILS_FILE = "details.json"
 # 3: each dependency, with the hash it had when recorded, is kept once in a
 # table that targets name by index.
-FORMAT = 3
+# 4: a target's written files and stamps live in DETAILS_FILE; STATE_FILE keeps
+# their names and one checksum of their stats (``quick``).
+FORMAT = 4
 # A dependency modified after the run started may have changed while it was
 # being read: such a target is not cached. File times come from the kernel's
 # coarse clock, a few ms behind; on filesystems that keep whole seconds only,
@@ -60,6 +66,29 @@ class Entry:
     # Its dirs ("" and dirs) as last seen intact: rel -> [inode, mtime_ns, ctime_ns]. A dir
     # whose three are unchanged lists the same names, so only its files need a stat.
     stamps: dict[str, list[int]] = field(default_factory=dict)
+    # Loaded from STATE_FILE (files, dirs and stamps are then empty until the
+    # details are read): the stamped dirs, the files, and the checksum of their
+    # stats when last found intact; None when there is none.
+    quick: tuple[list[str], list[str], int] | None = None
+    count: int = 0  # how many files it wrote
+    detailed: bool = True  # files, dirs and stamps are known
+
+
+def _quick(entry: Entry) -> list[Any] | None:
+    """What the quick check of a target reads: see :meth:`Cache._quick_intact`."""
+    if not entry.stamps or len(entry.stamps) != len(entry.dirs) + 1:
+        return None
+    dir_rels, file_rels = list(entry.stamps), list(entry.files)
+    sig = _stat_sum(tuple(tuple(v) for v in entry.stamps.values()),
+                    tuple((size, mtime, mode) for _, mode, size, mtime in entry.files.values()))
+    return [dir_rels, "\n".join(file_rels), sig]
+
+
+def _stat_sum(dirs: tuple, files: tuple) -> int:
+    # Python's hash of a tuple of ints is the same in every process (only str
+    # and bytes hashes are salted); 64 bits, so a changed stat goes unseen
+    # with odds of one in 2**61, and only if it lands on the very same sum.
+    return hash((dirs, files))
 
 
 def _digest(obj: Any) -> str:
@@ -82,7 +111,9 @@ class Cache:
         self._table: list[tuple[str, str, str]] = []
         self._loaded: dict[str, list[int]] = {}
         self._valid: list[bool | None] = []  # table index -> still hashes so (this run)
+        self._bad: set[int] | None = None  # once every index is checked: those that fail
         self._dirty = False
+        self._details_digest: str | None = None  # of the details file the state names
         if enabled:
             self._load()
 
@@ -90,7 +121,14 @@ class Cache:
     def _load(self) -> None:
         try:
             with open(os.path.join(self.dir, STATE_FILE), "rb") as fp:
-                state = json.loads(fp.read())
+                raw = fp.read()
+            # Decoding makes some 200,000 objects, none of them in a cycle: the
+            # collector's passes over them would only cost time.
+            gc.disable()
+            try:
+                state = json.loads(raw)
+            finally:
+                gc.enable()
             if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
                 return
             table = [(str(kind), str(path), str(digest)) for kind, path, digest in state["deps"]]
@@ -99,9 +137,17 @@ class Cache:
             for name, e in state["targets"].items():
                 inv, inp = e["inventory_deps"], e["input_deps"]
                 loaded[name] = [*inv, *inp]
-                e["inventory_deps"] = [pairs[i] for i in inv]
-                e["input_deps"] = [pairs[i] for i in inp]
-                entries[name] = Entry(**e)
+                quick = e["quick"]
+                if quick is not None:
+                    dir_rels, joined, sig = quick
+                    quick = (dir_rels, joined.split("\n") if e["count"] else [], int(sig))
+                entries[name] = Entry(
+                    key=e["key"], inventory_key=e["inventory_key"], target_dir=e["target_dir"],
+                    inventory_deps=list(map(pairs.__getitem__, inv)),
+                    input_deps=list(map(pairs.__getitem__, inp)),
+                    targets_read=e["targets_read"], quick=quick, count=int(e["count"]),
+                    detailed=False)
+            details = str(state["details"])
             known = state["files"]
             if not isinstance(known, dict) or not all(
                     isinstance(v, list) and len(v) == 5 for v in known.values()):
@@ -109,11 +155,77 @@ class Cache:
         except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
             return  # missing or corrupt: start empty, never trust it
         self.entries = entries
+        self._details_digest = details
         self.hasher = Hasher(known)
         self._table, self._loaded, self._valid = table, loaded, [None] * len(table)
 
+    def _read_details(self) -> None:
+        """Fill in what each loaded target wrote, from the details file its state names.
+
+        A details file that is missing, corrupt or not the one the state was
+        saved with leaves the entries without details: they compile again.
+        """
+        digest, self._details_digest = self._details_digest, None
+        if digest is None:
+            return
+        try:
+            with open(os.path.join(self.dir, DETAILS_FILE), "rb") as fp:
+                raw = fp.read()
+            if hashlib.sha256(raw).hexdigest() != digest:
+                return
+            gc.disable()
+            try:
+                targets = json.loads(raw)
+            finally:
+                gc.enable()
+            for name, d in targets.items():
+                entry = self.entries.get(name)
+                if entry is None or entry.detailed:
+                    continue
+                files = {str(rel): [str(sha), int(mode), int(size), int(mtime)]
+                         for rel, (sha, mode, size, mtime) in d["files"].items()}
+                dirs = [str(x) for x in d["dirs"]]
+                stamps = {str(rel): [int(a), int(b), int(c)] for rel, (a, b, c) in d["stamps"].items()}
+                entry.files, entry.dirs, entry.stamps, entry.detailed = files, dirs, stamps, True
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return
+
+    def _detailed(self, entry: Entry) -> bool:
+        """Whether the entry's files, dirs and stamps are known (reading them if need be)."""
+        if not entry.detailed:
+            self._read_details()
+        return entry.detailed
+
+    def _quick_intact(self, entry: Entry, compiled_dir: str) -> bool:
+        """Whether the target's dirs and files have the stats they had when last found
+        intact (False: look closer). A dir whose inode, mtime and ctime are unchanged
+        lists the same names; a file whose size, mtime and mode are, holds the same bytes.
+        """
+        quick = entry.quick
+        if quick is None:
+            return False
+        dir_rels, file_rels, sig = quick
+        base = os.path.join(compiled_dir, entry.target_dir) + os.sep  # + rel: a join per file
+        lstat = os.lstat
+        try:
+            dirs = tuple((st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+                         for st in [lstat(base + rel) for rel in dir_rels])
+            files = tuple((st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+                          for st in [lstat(base + rel) for rel in file_rels])
+        except OSError:
+            return False
+        return _stat_sum(dirs, files) == sig
+
+    def file_count(self, name: str) -> int:
+        """How many files a target in the cache wrote."""
+        entry = self.entries[name]
+        return len(entry.files) if entry.detailed else entry.count
+
     def _unchanged(self, name: str) -> bool:
         """Whether every dependency of a loaded target hashes as it did when recorded."""
+        if self._bad is not None:
+            ids = self._loaded.get(name)
+            return ids is not None and self._bad.isdisjoint(ids)
         valid = self._valid
         for i in self._loaded.get(name, ()):
             ok = valid[i]
@@ -187,6 +299,14 @@ class Cache:
         if not self.enabled or not self.entries:
             return set()
         all_dirs = set(target_dirs.values())
+        if len(names) >= len(self._loaded) and self._table:
+            # Every target is checked: check each dependency once, up front, so that
+            # a target is a set test, not a loop over its dependencies.
+            hasher, valid = self.hasher, self._valid
+            for i, (kind, path, digest) in enumerate(self._table):
+                if valid[i] is None:
+                    valid[i] = hasher(kind, path) == digest
+            self._bad = {i for i, ok in enumerate(valid) if not ok}
         fresh = set()
         for name in names:
             entry = self.entries.get(name)
@@ -202,10 +322,35 @@ class Cache:
                     continue
             # else its keys are made of these hashes, its name and dir, and the
             # fingerprint, all as they were: no need to make them again.
-            if self._stamped_intact(entry, compiled_dir) or self._scanned_intact(
-                    entry, all_dirs, compiled_dir, run_started_ns):
+            if self._quick_intact(entry, compiled_dir) or (self._detailed(entry) and (
+                    self._stamped_intact(entry, compiled_dir) or self._scanned_intact(
+                        entry, all_dirs, compiled_dir, run_started_ns))):
                 fresh.add(name)
         return fresh
+
+    def restamp(self, names: set[str], read: dict[str, tuple[int, int]], compiled_dir: str,
+                visible_ns: int) -> None:
+        """Carry the stamps of targets found intact over to a new ``compiled/`` tree.
+
+        ``read``: each dir of the old tree with the inode and ctime it had when
+        the commit read it to build the new tree (``writer.Committed``). A target
+        dir still as this run found it then lists the same names in the new
+        tree, so its new dirs are stamped. Before ``visible_ns`` only this run
+        could change them; a dir changed shortly before it is not stamped (a
+        change just after could share its time), and the next run reads it.
+        """
+        for name in sorted(names):
+            entry = self.entries.get(name)
+            if entry is None or not self._detailed(entry) or not entry.stamps:
+                continue
+            t = entry.target_dir
+            same = all(read.get(f"{t}/{rel}" if rel else t) == (ino, ctime)
+                       for rel, (ino, _, ctime) in entry.stamps.items())
+            stamps = _stamps(os.path.join(compiled_dir, t), entry.dirs, visible_ns) \
+                if same else {}
+            if stamps != entry.stamps:
+                entry.stamps = stamps
+                self._dirty = True
 
     def vouches(self, name: str, all_names: list[str]) -> bool:
         """Whether every input recorded for ``name`` (files relative to the working
@@ -220,23 +365,30 @@ class Cache:
             name, entry.target_dir, inv_key, entry.input_deps, entry.targets_read, all_names)
     def _stamped_intact(self, entry: Entry, compiled_dir: str) -> bool:
         """Whether the target's dirs are as stamped and its files as written (False: look)."""
-        if not entry.stamps or len(entry.stamps) != len(entry.dirs) + 1:
+        stamps = entry.stamps
+        if not stamps or len(stamps) != len(entry.dirs) + 1:
             return False
         base = os.path.join(compiled_dir, entry.target_dir) + os.sep  # + rel: a join per file
         lstat = os.lstat
-        mine: dict[str, tuple[int, int, int] | None] = {}
         try:
-            for rel, stamp in entry.stamps.items():
+            for rel, (ino, mtime_ns, ctime_ns) in stamps.items():
                 st = lstat(base + rel)
-                if [st.st_ino, st.st_mtime_ns, st.st_ctime_ns] != stamp:
+                if st.st_mtime_ns != mtime_ns or st.st_ctime_ns != ctime_ns or st.st_ino != ino:
                     return False
-                mine[rel] = None
-            for rel in entry.files:
+            # Each dir lists the names it listed when it was stamped, found intact:
+            # only what the files hold can have changed.
+            for rel, (sha, mode, size, mtime_ns) in entry.files.items():
                 st = lstat(base + rel)
-                mine[rel] = (st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+                if st.st_mtime_ns != mtime_ns or st.st_size != size \
+                        or st.st_mode & 0o7777 != mode:
+                    if st.st_mode & 0o7777 != mode or not stat.S_ISREG(st.st_mode):
+                        return False
+                    with open(base + rel, "rb") as fp:
+                        if hashlib.sha256(fp.read()).hexdigest() != sha:
+                            return False
         except OSError:
             return False
-        return self._output_intact(entry, mine, compiled_dir)
+        return True
 
     def _scanned_intact(self, entry: Entry, all_dirs: set[str], compiled_dir: str,
                         run_started_ns: int | None) -> bool:
@@ -341,24 +493,41 @@ class Cache:
         if not self._dirty and set(self.entries) <= keep and files == self.hasher.known:
             return  # nothing new to remember
         self.make_dir()
+        if any(not e.detailed for e in self.entries.values()):
+            self._read_details()
         index: dict[tuple[str, str, str], int] = {}  # each dependency once, for all targets
-        targets = {}
+        targets, details = {}, {}
         for n, e in sorted(self.entries.items()):
-            if n in keep:
+            if n in keep and e.detailed:  # one whose details are lost compiles again
                 ids = [index.setdefault(d, len(index)) for d in self._dep_hashes(n, e)]
                 cut = len(e.inventory_deps)
-                targets[n] = {**vars(e), "inventory_deps": ids[:cut], "input_deps": ids[cut:]}
+                targets[n] = {"key": e.key, "inventory_key": e.inventory_key,
+                              "target_dir": e.target_dir, "inventory_deps": ids[:cut],
+                              "input_deps": ids[cut:], "targets_read": e.targets_read,
+                              "count": len(e.files), "quick": _quick(e)}
+                details[n] = {"files": e.files, "dirs": e.dirs, "stamps": e.stamps}
+        # dumps, not dump: only the one-shot encoder is the C one
+        raw = json.dumps(details, separators=(",", ":")).encode()
         state = {"format": FORMAT, "fingerprint": self.fingerprint, "deps": list(index),
-                 "targets": targets, "files": files}
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fp:
-                # dumps, not dump: only the one-shot encoder is the C one
-                fp.write(json.dumps(state, separators=(",", ":")))
-            os.replace(tmp, os.path.join(self.dir, STATE_FILE))
-        except BaseException:
-            os.unlink(tmp)
-            raise
+                 "targets": targets, "files": files,
+                 "details": hashlib.sha256(raw).hexdigest()}
+        # The details first: a state file names the details it was saved with.
+        _write_atomically(os.path.join(self.dir, DETAILS_FILE), raw)
+        _write_atomically(os.path.join(self.dir, STATE_FILE),
+                          json.dumps(state, separators=(",", ":")).encode())
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".state-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            fp.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _stamps(base: str, dirs: list[str], run_started_ns: int) -> dict[str, list[int]]:

@@ -94,16 +94,18 @@ class Hasher:
                 st = os.stat(path)
                 if stat.S_ISDIR(st.st_mode):
                     return "dir:" + self(TREE, path)
-                now = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
                 seen = self.known.get(path)
-                if seen is not None and seen[:4] == now:
+                if seen is not None and seen[2] == st.st_mtime_ns and seen[3] == st.st_ctime_ns \
+                        and seen[1] == st.st_size and seen[0] == st.st_ino:
+                    self.stats[path] = seen
                     digest = seen[4]
                 else:
                     with open(path, "rb") as fp:
                         digest = hashlib.sha256(fp.read()).hexdigest()
                     # Read after the stat: a write in between moves the times
                     # away from those noted, so the next run reads it again.
-                self.stats[path] = [*now, digest]
+                    self.stats[path] = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                        digest]
                 # The mode is part of it: jinja2 and copy keep source modes.
                 return f"{digest}:{st.st_mode & 0o7777:o}"
             except FileNotFoundError:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +22,6 @@ from .writer import commit, has_foreign, nested_targets
 if TYPE_CHECKING:
     from .target import TargetResult
 
-log = logging.getLogger(__name__)
 
 # Settings that do not change what is written.
 _NOT_OUTPUT = {"root", "parallelism", "verbose", "debug", "cache", "identities"}
@@ -113,6 +110,8 @@ def _bytecode_dir(store: Cache) -> str | None:
             with os.scandir(store.make_dir()) as entries:
                 old = [e.path for e in entries if e.name.startswith("jinja2-") and e.is_dir()]
             for stale in old:
+                import shutil
+
                 shutil.rmtree(stale, ignore_errors=True)
         return store.make_dir(name)
     except OSError:
@@ -160,7 +159,7 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     stale = [n for n in selected if n not in fresh]
     report = CompileReport(targets=selected, cached=sorted(fresh))
     for name in fresh:
-        report.unchanged += len(store.entries[name].files)
+        report.unchanged += store.file_count(name)
     t_check = time.monotonic()
     report.timings["cache check"] = t_check - start
 
@@ -223,10 +222,12 @@ def compile_project(settings: Settings, names: list[str] | None = None,
                 before_commit(inventory, _new_files(settings.compiled_dir, staging.compiled,
                                                     results, fresh, target_dirs))
             t_apply = time.monotonic()
-            commit(staging, settings.compiled_dir,
-                   [r.manifest for r in results if r.manifest is not None],
-                   all_dirs, full=set(selected) == set(inventory.targets),
-                   keep_spare=not settings.reveal)
+            done = commit(staging, settings.compiled_dir,
+                          [r.manifest for r in results if r.manifest is not None],
+                          all_dirs, full=set(selected) == set(inventory.targets),
+                          keep_spare=not settings.reveal)
+            if done is not None:  # the targets not compiled keep their stamps
+                store.restamp(fresh, done.read, settings.compiled_dir, done.visible_ns)
             report.timings["write"] = time.monotonic() - t_apply
     elif before_commit is not None:
         before_commit(inventory, _new_files(settings.compiled_dir, "", [], fresh, target_dirs))

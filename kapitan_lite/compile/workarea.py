@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import stat
 
 from ..errors import UserError
@@ -59,6 +58,8 @@ def _read(fd: int) -> str:
 
 def remove_tree(path: str) -> None:
     """Remove ``path`` and everything below it, read-only directories included."""
+    import shutil
+
     def writable_and_retry(func, target, _exc):  # type: ignore[no-untyped-def]
         parent = os.path.dirname(target)
         try:

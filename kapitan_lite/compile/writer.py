@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 import time
 from dataclasses import dataclass, field
@@ -90,6 +89,19 @@ class Tree:
     spare_stamps: dict[str, Stamp] = field(default_factory=dict)
     root_mode: int | None = None
     differs: bool = False  # the new tree is not the old one
+    old_dirs: int = 0  # how many dirs the old tree has
+
+
+@dataclass
+class Committed:
+    """What a commit that replaced ``compiled/`` tells the cache."""
+
+    # Each dir of the old tree the new one was built from, with its inode and ctime
+    # as read: a dir that was so when the run checked it, and that the new tree
+    # keeps, lists the same names in the new tree.
+    read: dict[str, Stamp]
+    # When the new tree became ``compiled/`` (before it, only this run could write it).
+    visible_ns: int
 
 
 def _ancestors(target_dirs: set[str]) -> set[str]:
@@ -161,6 +173,7 @@ def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
     ancestors = _ancestors(all_target_dirs)
     old_modes = _walk_old(compiled_dir, tree, compiled, all_target_dirs, ancestors, full,
                           record or Record({}), spare)
+    tree.old_dirs = len(old_modes)
 
     def need(rel: str) -> None:  # a dir of the new tree, with its parents
         while rel and rel not in tree.dirs:
@@ -382,11 +395,31 @@ def _prune_spare(tree: Tree, spare: str) -> set[str]:
     return {os.path.dirname(rel) for rel in (*tree.gone, *tree.gone_dirs)}
 
 
+def _adopt_shells(staging: Staging, spare: str) -> None:
+    """Keep the staging area's dirs, emptied by the commit, as the next commit's spare.
+
+    The old tree lacked most of the new one's dirs (a first compile into an
+    empty ``compiled/``), so it would make a poor spare: the next commit would
+    create thousands of dirs, which costs more than compiling a few targets.
+    The staged dirs are the compiled targets' own. Nothing in them is trusted:
+    the next commit reads them and links every file in (there is no record).
+    """
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(staging.root, RECORD_NAME))
+    try:
+        remove_tree(spare)
+        os.rename(staging.compiled, spare)
+    except OSError:
+        pass  # only a spare: the next commit makes what it lacks
+
+
 def _link(src: str, dst: str) -> None:
     os.link(src, dst, follow_symlinks=False)
 
 
 def _copy(src: str, dst: str, mode: int) -> None:
+    import shutil
+
     shutil.copy2(src, dst, follow_symlinks=False)
     os.chmod(dst, mode)
 
@@ -398,26 +431,27 @@ def _umask() -> int:
 
 
 def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
-           all_target_dirs: set[str], full: bool, keep_spare: bool = True) -> bool:
+           all_target_dirs: set[str], full: bool, keep_spare: bool = True
+           ) -> Committed | None:
     """Make ``compiled/`` hold exactly the staged output of these targets, all or nothing.
 
     With ``full`` (every target of the inventory compiled), anything in
-    ``compiled/`` that belongs to no target is removed too. Returns whether
-    ``compiled/`` was replaced (False: the new tree would be the old one).
+    ``compiled/`` that belongs to no target is removed too. Returns None when
+    the new tree would be the old one (``compiled/`` is left as it is).
     On a write error raises :class:`UserError` with ``compiled/`` as it was.
     A SIGINT or SIGTERM during the swap itself is acted on once it is done.
     ``keep_spare=False`` (a ``--reveal`` run) keeps no spare: it would hold
     links to the revealed files after ``compiled/`` is gone.
     """
     if unchanged(compiled_dir, manifests, all_target_dirs, full):
-        return False
+        return None
     new_root = staging.next
     started_ns = time.time_ns()
     record = Record.load(staging.root)
     tree = plan_tree(compiled_dir, staging.compiled, manifests, all_target_dirs, full,
                      record, new_root)
     if not tree.differs:
-        return False
+        return None
     touched = sync_tree(tree, compiled_dir, new_root, record)
     try:
         _make_durable(new_root, touched)  # a power cut after the swap still finds them
@@ -425,6 +459,7 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
         raise UserError.of(f"cannot flush the new tree to disk: {exc.strerror}",
                            path=compiled_dir) from exc
     pause("before the swap")
+    visible_ns = time.time_ns()
     with signals_held() as noted:
         try:
             swap(new_root, compiled_dir, staging.root)
@@ -434,7 +469,9 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     if noted:
         raise KeyboardInterrupt(f"signal {noted[0]}")
     pause("after the swap")
-    if keep_spare:
+    if keep_spare and tree.old_dirs * 2 < len(tree.dirs):
+        _adopt_shells(staging, new_root)
+    elif keep_spare:
         changed = touched | _prune_spare(tree, new_root) | {""}
         default = 0o777 & ~_umask()
         try:
@@ -446,4 +483,4 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
                 os.unlink(os.path.join(staging.root, RECORD_NAME))
     else:
         remove_tree(new_root)
-    return True
+    return Committed(tree.live_stamps, visible_ns)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 
 _RECENT_NS = 2_000_000_000
@@ -69,6 +68,8 @@ def _save(memo: str, noted: dict[str, list[int]]) -> None:
     if not os.path.isdir(os.path.dirname(memo) or "."):
         return
     try:
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(memo) or ".", prefix=".force-fetch-")
     except OSError:
         return

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import atexit
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .engine_api import Engine
-from .wildcards import Expansion, materialize, remove
+if TYPE_CHECKING:
+    from .engine_api import Engine
+    from .wildcards import Expansion
 
 # The first is the default: kapitan-lite's own engine; the others are kept for cross-checking.
 ENGINES = ("kapitan-lite", "reclass", "reclass-rs")
@@ -42,6 +43,8 @@ def make_engine(name: str, inventory_path: str, config: dict[str, Any],
 
         return NativeEngine(inventory_path, config, wildcards)
     if wildcards is not None and wildcards.classes:
+        from .wildcards import materialize, remove
+
         inventory_path = materialize(wildcards)
         atexit.register(remove, inventory_path)
         config = {**config, "inventory_base_uri": inventory_path}

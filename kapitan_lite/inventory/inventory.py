@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -13,11 +12,11 @@ from .engine import DEFAULT_ENGINE, make_engine
 from .engine_api import Engine, EngineError, EngineProblems
 from .kapitan_model import normalise_kapitan
 from .targets import TargetFile, discover_targets
-from .wildcards import Expansion, scan
 
 if TYPE_CHECKING:  # a run the cache answers loads neither the engine nor YAML
     from .locate import Locator
     from .native.provenance import Explanation
+    from .wildcards import Expansion
 
 Target = dict[str, Any]  # {parameters, classes, applications, exports}
 
@@ -41,7 +40,11 @@ class Inventory:
         )
         # Kapitan expands every file's patterns up front: one that matches nothing
         # fails the run, even in a class no selected target uses.
-        self.wildcards: Expansion | None = scan(inventory_path) if class_wildcards else None
+        self.wildcards: Expansion | None = None
+        if class_wildcards:
+            from .wildcards import scan
+
+            self.wildcards = scan(inventory_path)
         if self.wildcards is not None and self.wildcards.problems:
             raise UserError(self.wildcards.problems)
         self._engine: Engine | None = None
@@ -70,6 +73,8 @@ class Inventory:
         problems = []
         for name in names:
             if name not in self.targets:
+                import difflib
+
                 close = difflib.get_close_matches(name, self.targets, n=3)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 problems.append(Problem(self.nodes_dir, 0, name, f"target not found{hint}"))
