@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, content, kcompile, simple_project, write_tree
+from faults_support import start
 
 GEN = REPO / "bench" / "gen_inventory.py"
 SKIP = {"compiled", ".kcompile-cache", ".kcompile-staging"}
@@ -464,3 +465,63 @@ def test_fleet_second_compile_compiles_nothing(tmp_path):
     assert kcompile(cwd=root).code == 0
     run = kcompile(cwd=root)
     assert compiled_counts(run) == (0, 3), run.err
+
+
+def test_rewritten_but_equal_output_is_trusted_by_its_new_stat(proj, tmp_path):
+    """A file of compiled/ rewritten with the same bytes (a checkout does that) is read
+    once to compare, and its new stat is noted: the run after trusts it again."""
+    app = proj / "compiled/alpha/manifests/app.yml"
+    data = app.read_bytes()
+    time.sleep(0.2)
+    app.write_bytes(data)  # same bytes, a new mtime
+    earlier = app.stat().st_mtime_ns - 5_000_000_000
+    os.utime(app, ns=(earlier, earlier))  # before the next run, by more than its racy window
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+    details = json.loads((proj / ".kcompile-cache/details.json").read_text())
+    assert details["alpha"]["files"]["manifests/app.yml"][3] == earlier
+    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    assert state["targets"]["alpha"]["quick"] is not None
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+    app.write_bytes(data.replace(b"alpha", b"ALPHA"))  # and a real change is still seen
+    assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+
+
+def test_a_change_made_before_the_commit_reads_the_tree_is_seen_next_run(proj, tmp_path):
+    """After a commit, the targets found intact keep their stamps in the new tree only
+    if their dirs are as the run checked them when the commit reads the old tree: a
+    file added in between is carried into the new tree, and the next run sees it."""
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # every target stamped
+    (proj / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 7\n")
+    proc = start(proj, "-p", "1", env={"KCOMPILE_TEST_COMMIT_PAUSE": "2"})
+    try:
+        staged = proj / ".kcompile-staging/compiled/alpha"
+        while proc.poll() is None and not staged.exists():
+            time.sleep(0.005)
+        time.sleep(0.5)  # in the pause before the commit reads the old tree
+        stray = proj / "compiled/beta/manifests/stray.yml"
+        stray.write_text("x")
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert stray.exists(), "the stray file landed after the commit read the old tree"
+    assert compiled_counts(kcompile(cwd=proj)) == (1, 2)  # beta: its dir changed
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+
+
+def test_targets_not_compiled_keep_their_stamps_in_the_new_tree(proj):
+    """A commit makes compiled/ a new tree; the targets it did not compile are stamped
+    there, so the next run checks them by their stats and does not read their dirs."""
+    for replicas in (7, 8):  # the second commit's spare already holds beta's dirs
+        (proj / "inventory/targets/alpha.yml").write_text(
+            f"classes: [common]\nparameters:\n  replicas: {replicas}\n")
+        assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
+    details = json.loads((proj / ".kcompile-cache/details.json").read_text())
+    for rel, (ino, mtime, ctime) in details["beta"]["stamps"].items():
+        st = os.lstat(proj / "compiled/beta" / rel)
+        assert (st.st_ino, st.st_mtime_ns, st.st_ctime_ns) == (ino, mtime, ctime)
+    assert details["beta"]["stamps"] and not details["alpha"]["stamps"]

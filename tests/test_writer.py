@@ -204,3 +204,25 @@ def test_commits_keep_unchanged_files_inode_and_mtime(tmp_path):
         after = stats()
         changed = {k for k in before if before[k] != after[k]}
         assert changed == {"compiled/beta/manifests/app.yml"}, changed
+
+
+def test_a_first_compile_keeps_its_staged_dirs_as_the_spare(tmp_path):
+    """A first compile into an empty compiled/ leaves the dirs its targets were staged in,
+    emptied, as the next commit's spare: that commit links files into them instead of
+    making every dir, and its tree is still exactly the new output."""
+    root = simple_project(tmp_path / "p", targets={"alpha": "1", "beta": "2"})
+    assert kcompile(cwd=root).code == 0
+    spare = root / ".kcompile-staging/next"
+    assert (spare / "alpha/manifests").is_dir() and (spare / "beta/manifests").is_dir()
+    assert not [p for p in spare.rglob("*") if not p.is_dir()]  # dirs only
+    assert not (root / ".kcompile-staging/tree.json").exists()  # nothing in it is trusted
+    beta_dir = (spare / "beta/manifests").stat().st_ino
+    (root / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 9\n")
+    assert kcompile(cwd=root).code == 0
+    assert (root / "compiled/beta/manifests").stat().st_ino == beta_dir  # the spare's dir
+    fresh = simple_project(tmp_path / "clean", targets={"alpha": "1", "beta": "2"})
+    (fresh / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 9\n")
+    assert kcompile("--no-cache", cwd=fresh).code == 0
+    assert content(root / "compiled") == content(fresh / "compiled")

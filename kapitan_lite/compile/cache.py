@@ -323,7 +323,7 @@ class Cache:
             # else its keys are made of these hashes, its name and dir, and the
             # fingerprint, all as they were: no need to make them again.
             if self._quick_intact(entry, compiled_dir) or (self._detailed(entry) and (
-                    self._stamped_intact(entry, compiled_dir) or self._scanned_intact(
+                    self._stamped_intact(entry, compiled_dir, run_started_ns) or self._scanned_intact(
                         entry, all_dirs, compiled_dir, run_started_ns))):
                 fresh.add(name)
         return fresh
@@ -363,7 +363,8 @@ class Cache:
         inv_key = self.inventory_key(name)
         return inv_key == entry.inventory_key and entry.key == self._key(
             name, entry.target_dir, inv_key, entry.input_deps, entry.targets_read, all_names)
-    def _stamped_intact(self, entry: Entry, compiled_dir: str) -> bool:
+    def _stamped_intact(self, entry: Entry, compiled_dir: str, run_started_ns: int | None
+                        ) -> bool:
         """Whether the target's dirs are as stamped and its files as written (False: look)."""
         stamps = entry.stamps
         if not stamps or len(stamps) != len(entry.dirs) + 1:
@@ -377,15 +378,15 @@ class Cache:
                     return False
             # Each dir lists the names it listed when it was stamped, found intact:
             # only what the files hold can have changed.
-            for rel, (sha, mode, size, mtime_ns) in entry.files.items():
+            for rel, (_, mode, size, mtime_ns) in entry.files.items():
                 st = lstat(base + rel)
-                if st.st_mtime_ns != mtime_ns or st.st_size != size \
-                        or st.st_mode & 0o7777 != mode:
-                    if st.st_mode & 0o7777 != mode or not stat.S_ISREG(st.st_mode):
-                        return False
-                    with open(base + rel, "rb") as fp:
-                        if hashlib.sha256(fp.read()).hexdigest() != sha:
-                            return False
+                if (st.st_mtime_ns != mtime_ns or st.st_size != size) and (
+                        st.st_mode & 0o7777 != mode or not stat.S_ISREG(st.st_mode)
+                        or not self._same_bytes(entry, rel, base + rel, st.st_size,
+                                                st.st_mtime_ns, run_started_ns)):
+                    return False
+                if st.st_mode & 0o7777 != mode:
+                    return False
         except OSError:
             return False
         return True
@@ -394,7 +395,7 @@ class Cache:
                         run_started_ns: int | None) -> bool:
         """Whether the target's dir, read in full, holds what it wrote; stamps it if so."""
         mine = _scan_owned(compiled_dir, all_dirs, [entry.target_dir]).get(entry.target_dir, {})
-        if not self._output_intact(entry, mine, compiled_dir):
+        if not self._output_intact(entry, mine, compiled_dir, run_started_ns):
             return False
         if run_started_ns is not None:
             stamps = _stamps(os.path.join(compiled_dir, entry.target_dir), entry.dirs,
@@ -404,26 +405,40 @@ class Cache:
                 self._dirty = True
         return True
 
-    @staticmethod
-    def _output_intact(entry: Entry, mine: dict[str, tuple[int, int, int] | None],
-                       compiled_dir: str) -> bool:
+    def _output_intact(self, entry: Entry, mine: dict[str, tuple[int, int, int] | None],
+                       compiled_dir: str, run_started_ns: int | None) -> bool:
         """Whether the target's dir holds exactly what it wrote (``mine``: rel -> stat)."""
         if "" not in mine and (entry.files or entry.dirs):
             return False
         if set(mine) - {""} != set(entry.files) | set(entry.dirs):
             return False  # something missing, or something else there
-        for rel, (sha, mode, size, mtime) in entry.files.items():
+        for rel, (_, mode, size, mtime) in entry.files.items():
             st = mine[rel]
             if st is None:
                 return False
             if st != (size, mtime, mode):
                 full = os.path.join(compiled_dir, entry.target_dir, rel)
-                if st[2] != mode:
+                if st[2] != mode or not self._same_bytes(entry, rel, full, st[0], st[1],
+                                                         run_started_ns):
                     return False
-                with open(full, "rb") as fp:
-                    if hashlib.sha256(fp.read()).hexdigest() != sha:
-                        return False
         return all(mine[d] is None for d in entry.dirs)
+
+    def _same_bytes(self, entry: Entry, rel: str, path: str, size: int, mtime_ns: int,
+                    run_started_ns: int | None) -> bool:
+        """Whether a written file whose size or mtime moved holds the bytes it was written
+        with (a checkout rewrites files). If so, its stat is noted, unless it changed
+        during this run, so that the next run need not read it again."""
+        written = entry.files[rel]
+        try:
+            with open(path, "rb") as fp:
+                if hashlib.sha256(fp.read()).hexdigest() != written[0]:
+                    return False
+        except OSError:
+            return False
+        if run_started_ns is not None and not _changed_during_run(mtime_ns, run_started_ns):
+            written[2], written[3] = size, mtime_ns
+            self._dirty = True
+        return True
 
     # -- writing -------------------------------------------------------------
     def make_dir(self, sub: str = "") -> str:

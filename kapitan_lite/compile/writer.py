@@ -446,6 +446,7 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     if unchanged(compiled_dir, manifests, all_target_dirs, full):
         return None
     new_root = staging.next
+    pause("before reading the old tree")
     started_ns = time.time_ns()
     record = Record.load(staging.root)
     tree = plan_tree(compiled_dir, staging.compiled, manifests, all_target_dirs, full,
