@@ -12,8 +12,14 @@ and what it wrote. A target is skipped only when
 
 Anything unexpected (a missing, corrupt or foreign cache file, a dependency
 that changed while the run was reading it) makes the target compile again:
-the cache can cost a compile but never serve stale output. The cache file
-is written atomically, and its directory ignores itself in git.
+the cache can cost a compile but never serve stale output. The cache files
+are written atomically, and their directory ignores itself in git.
+
+Two files: ``state.json`` holds what a run with nothing changed reads (the
+dependencies, and per target its keys and one sum of its outputs' stats);
+``details.json`` what a target wrote, file by file, read only when a
+target's sum differs or the cache is saved. The state names the details it
+was saved with by their hash, so a pair that does not match is not trusted.
 """
 
 from __future__ import annotations

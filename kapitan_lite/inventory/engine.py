@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .engine_api import Engine
+    from .targets import TargetFile
     from .wildcards import Expansion
 
 # The first is the default: kapitan-lite's own engine; the others are kept for cross-checking.
@@ -31,17 +32,19 @@ def engine_problem(name: str) -> str | None:
 
 
 def make_engine(name: str, inventory_path: str, config: dict[str, Any],
-                wildcards: Expansion | None = None) -> Engine:
+                wildcards: Expansion | None = None,
+                targets: dict[str, TargetFile] | None = None) -> Engine:
     """Build the engine called ``name`` for an inventory and its reclass config.
 
     ``wildcards``: the inventory's class patterns, expanded. The native engine
     takes the expanded lists; the others read a rewritten copy of the inventory
-    (removed when the run ends), as under Kapitan.
+    (removed when the run ends), as under Kapitan. ``targets``: the targets
+    found in the inventory's nodes dir already, which the native engine reuses.
     """
     if name == "kapitan-lite":
         from .native.engine import NativeEngine
 
-        return NativeEngine(inventory_path, config, wildcards)
+        return NativeEngine(inventory_path, config, wildcards, targets)
     if wildcards is not None and wildcards.classes:
         from .wildcards import materialize, remove
 

@@ -57,7 +57,8 @@ class Inventory:
         """The engine, built on first use."""
         if self._engine is None:
             try:
-                self._engine = make_engine(self.backend, self.path, self.config, self.wildcards)
+                self._engine = make_engine(self.backend, self.path, self.config, self.wildcards,
+                                           self.targets)
             except EngineProblems as exc:
                 raise UserError(exc.problems) from None
             except EngineError as exc:

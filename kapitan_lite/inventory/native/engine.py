@@ -32,7 +32,8 @@ class NativeEngine:
     name = "kapitan-lite"
 
     def __init__(self, inventory_path: str, config: dict[str, Any],
-                 wildcards: Expansion | None = None):
+                 wildcards: Expansion | None = None,
+                 targets: dict[str, TargetFile] | None = None):
         self.settings = EngineSettings.from_config(config)
         self.nodes_dir = absolute_uri(inventory_path, config["nodes_uri"])
         self.classes_dir = absolute_uri(inventory_path, config["classes_uri"])
@@ -40,8 +41,9 @@ class NativeEngine:
         if dups:
             raise EngineProblems([Problem(b, 1, "", f"class {n} is also defined in {a}")
                                   for n, a, b in dups])
-        self.targets: dict[str, TargetFile] = discover_targets(
-            self.nodes_dir, self.settings.compose_node_name)
+        # ``targets``: found already by the caller, in the same nodes dir.
+        self.targets: dict[str, TargetFile] = targets if targets is not None else \
+            discover_targets(self.nodes_dir, self.settings.compose_node_name)
         self.walker = ClassWalker(self.settings, index, wildcards)
         self.queries = QueryEvaluator(self)
         self.shapes: dict = {}  # shapes of merged trees, shared by every target (see Resolver)
