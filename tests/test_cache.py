@@ -129,6 +129,15 @@ def test_corrupt_or_foreign_cache_is_ignored(proj, tmp_path):
     details_file.write_bytes(details_file.read_bytes() + b" ")
     assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+    # A quick record of the wrong shape is no crash: the targets are checked file by file.
+    data = json.loads(state.read_text())
+    for record in data["targets"].values():
+        record["quick"] = [[1, None], "manifests/app.yml", 7]
+    state.write_text(json.dumps(data))
+    run = kcompile(cwd=proj)
+    assert run.code == 0, run.err
+    assert compiled_counts(run) == (0, 3)
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
 
 
 def test_cache_ignores_itself_in_git(proj):

@@ -146,7 +146,8 @@ class Cache:
                 quick = e["quick"]
                 if quick is not None:
                     dir_rels, joined, sig = quick
-                    quick = (dir_rels, joined.split("\n") if e["count"] else [], int(sig))
+                    quick = ([str(rel) for rel in dir_rels],
+                             str(joined).split("\n") if e["count"] else [], int(sig))
                 entries[name] = Entry(
                     key=e["key"], inventory_key=e["inventory_key"], target_dir=e["target_dir"],
                     inventory_deps=list(map(pairs.__getitem__, inv)),
