@@ -33,6 +33,23 @@ def backdate(root: Path, seconds: int = 100) -> None:
             os.utime(os.path.join(dirpath, name), (past, past))
 
 
+def saved_stamps(proj: Path, target: str) -> dict[str, tuple[int, int, int]]:
+    """A target's dirs with the inode, mtime and ctime the saved cache stamps them with."""
+    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    quick = state["targets"][target]["quick"]
+    if quick is None:
+        return {}
+    dir_rels, _, _, flat = quick
+    return {rel: tuple(flat[3 * i:3 * i + 3]) for i, rel in enumerate(dir_rels)}
+
+
+def saved_details(proj: Path) -> dict:
+    """What the saved cache says each target wrote: the details file, and the state's newer ones."""
+    details = json.loads((proj / ".kcompile-cache/details.json").read_text())
+    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    return {**details, **state["more_details"]}
+
+
 def compiled_counts(run) -> tuple[int, int]:
     m = re.search(r"(\d+) compiled, (\d+) unchanged \(cache\)", run.err)
     assert m, run.err
@@ -333,11 +350,8 @@ def test_output_checked_by_dir_stamps_still_sees_every_change(proj, tmp_path):
     """After a no-change run, a target's dirs are stamped (inode, mtime, ctime) and only
     its files are stat'ed: an added, removed or rewritten file is still seen."""
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # stamps the dirs
-    details = json.loads((proj / ".kcompile-cache/details.json").read_text())
-    assert all(t["stamps"] for t in details.values())
-    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
-    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
-    assert all(t["quick"] for t in state["targets"].values())  # checked by one sum each
+    assert all(saved_stamps(proj, t) for t in ("alpha", "beta", "gamma"))
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # checked by their stats
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
     (proj / "compiled/gamma/manifests/stray.yml").write_text("x")  # an extra file
     app = proj / "compiled/beta/manifests/app.yml"
@@ -486,8 +500,7 @@ def test_rewritten_but_equal_output_is_trusted_by_its_new_stat(proj, tmp_path):
     earlier = app.stat().st_mtime_ns - 5_000_000_000
     os.utime(app, ns=(earlier, earlier))  # before the next run, by more than its racy window
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
-    details = json.loads((proj / ".kcompile-cache/details.json").read_text())
-    assert details["alpha"]["files"]["manifests/app.yml"][3] == earlier
+    assert saved_details(proj)["alpha"]["files"]["manifests/app.yml"][3] == earlier
     state = json.loads((proj / ".kcompile-cache/state.json").read_text())
     assert state["targets"]["alpha"]["quick"] is not None
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
@@ -496,14 +509,10 @@ def test_rewritten_but_equal_output_is_trusted_by_its_new_stat(proj, tmp_path):
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
 
 
-def test_a_change_made_before_the_commit_reads_the_tree_is_seen_next_run(proj, tmp_path):
-    """After a commit, the targets found intact keep their stamps in the new tree only
-    if their dirs are as the run checked them when the commit reads the old tree: a
-    file added in between is carried into the new tree, and the next run sees it."""
-    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # every target stamped
-    (proj / "inventory/targets/alpha.yml").write_text(
-        "classes: [common]\nparameters:\n  replicas: 7\n")
-    proc = start(proj, "-p", "1", env={"KCOMPILE_TEST_COMMIT_PAUSE": "2"})
+def _stray_file_before_the_commit(proj: Path, *args: str) -> Path:
+    """Run kcompile, adding a file to beta's output while it pauses before its commit
+    reads the old tree (alpha is compiled); return that file's path."""
+    proc = start(proj, *args, env={"KCOMPILE_TEST_COMMIT_PAUSE": "2"})
     try:
         staged = proj / ".kcompile-staging/compiled/alpha"
         while proc.poll() is None and not staged.exists():
@@ -517,7 +526,34 @@ def test_a_change_made_before_the_commit_reads_the_tree_is_seen_next_run(proj, t
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert stray.exists(), "the stray file landed after the commit read the old tree"
+    return stray
+
+
+def test_a_target_found_intact_comes_into_the_new_tree_as_it_was_found(proj, tmp_path):
+    """A target the run found intact comes into the new tree from the spare, as the
+    check found it, without a look at compiled/: a file added to its dir after the
+    check is not carried over, and the new tree is exactly the sources' output."""
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # every target stamped
+    (proj / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 7\n")
+    assert compiled_counts(kcompile(cwd=proj)) == (1, 2)  # the record vouches for beta's dirs
+    (proj / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 8\n")
+    stray = _stray_file_before_the_commit(proj, "-p", "1")
+    assert not stray.exists(), "the stray file was carried into the new tree"
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+
+
+def test_a_change_the_commit_reads_is_seen_next_run(proj, tmp_path):
+    """A target the run did not check (``-t``) comes into the new tree as the commit
+    reads it; a file added to it before that read is kept, and the next full run,
+    which finds it there, compiles that target again."""
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+    (proj / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 7\n")
+    stray = _stray_file_before_the_commit(proj, "-t", "alpha")
+    assert stray.exists(), "a target the run did not check lost a file"
     assert compiled_counts(kcompile(cwd=proj)) == (1, 2)  # beta: its dir changed
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
 
@@ -529,8 +565,8 @@ def test_targets_not_compiled_keep_their_stamps_in_the_new_tree(proj):
         (proj / "inventory/targets/alpha.yml").write_text(
             f"classes: [common]\nparameters:\n  replicas: {replicas}\n")
         assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
-    details = json.loads((proj / ".kcompile-cache/details.json").read_text())
-    for rel, (ino, mtime, ctime) in details["beta"]["stamps"].items():
+    stamps = saved_stamps(proj, "beta")
+    for rel, (ino, mtime, ctime) in stamps.items():
         st = os.lstat(proj / "compiled/beta" / rel)
         assert (st.st_ino, st.st_mtime_ns, st.st_ctime_ns) == (ino, mtime, ctime)
-    assert details["beta"]["stamps"] and not details["alpha"]["stamps"]
+    assert stamps and not saved_stamps(proj, "alpha")

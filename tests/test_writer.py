@@ -1,5 +1,6 @@
 """The writer: atomic per run, unchanged files untouched, stale output pruned."""
 
+import json
 import os
 import signal
 import subprocess
@@ -206,23 +207,58 @@ def test_commits_keep_unchanged_files_inode_and_mtime(tmp_path):
         assert changed == {"compiled/beta/manifests/app.yml"}, changed
 
 
-def test_a_first_compile_keeps_its_staged_dirs_as_the_spare(tmp_path):
-    """A first compile into an empty compiled/ leaves the dirs its targets were staged in,
-    emptied, as the next commit's spare: that commit links files into them instead of
-    making every dir, and its tree is still exactly the new output."""
+def _inodes(tree: Path) -> dict[str, int]:
+    return {str(p.relative_to(tree)): p.stat().st_ino for p in tree.rglob("*") if p.is_file()}
+
+
+def _record(root: Path) -> dict:
+    return json.loads((root / ".kcompile-staging/tree.json").read_text())["dirs"]
+
+
+# Each commit step waits this long: the dirs a commit makes are then older than the
+# margin a record needs (a change in the same tick as the last one would not show).
+_SLOW_COMMIT = {"KCOMPILE_TEST_COMMIT_PAUSE": "0.1"}
+
+
+def test_a_first_compile_keeps_its_staged_tree_as_the_spare(tmp_path):
+    """A first compile into an empty compiled/ keeps the tree its targets were staged in
+    as the next commit's spare, holding the very files of compiled/ (linked in, not
+    moved), and records its dirs as alike in both trees: the next commit takes a target
+    it does not compile from the spare as it is, and its tree is exactly the new output."""
     root = simple_project(tmp_path / "p", targets={"alpha": "1", "beta": "2"})
-    assert kcompile(cwd=root).code == 0
+    assert kcompile(cwd=root, env=_SLOW_COMMIT).code == 0
     spare = root / ".kcompile-staging/next"
-    assert (spare / "alpha/manifests").is_dir() and (spare / "beta/manifests").is_dir()
-    assert not [p for p in spare.rglob("*") if not p.is_dir()]  # dirs only
-    assert not (root / ".kcompile-staging/tree.json").exists()  # nothing in it is trusted
-    beta_dir = (spare / "beta/manifests").stat().st_ino
+    assert _inodes(spare) == _inodes(root / "compiled") != {}  # the very same files
+    record = _record(root)
+    assert {d for d, r in record.items() if r} == {"alpha", "alpha/manifests", "beta",
+                                                   "beta/manifests"}
+    beta = (spare / "beta/manifests").stat()
     (root / "inventory/targets/alpha.yml").write_text(
         "classes: [common]\nparameters:\n  replicas: 9\n")
     assert kcompile(cwd=root).code == 0
-    assert (root / "compiled/beta/manifests").stat().st_ino == beta_dir  # the spare's dir
+    now = (root / "compiled/beta/manifests").stat()
+    assert (now.st_ino, now.st_ctime_ns) == (beta.st_ino, beta.st_ctime_ns)  # untouched
     fresh = simple_project(tmp_path / "clean", targets={"alpha": "1", "beta": "2"})
     (fresh / "inventory/targets/alpha.yml").write_text(
         "classes: [common]\nparameters:\n  replicas: 9\n")
+    assert kcompile("--no-cache", cwd=fresh).code == 0
+    assert content(root / "compiled") == content(fresh / "compiled")
+
+
+def test_a_staged_spare_is_vouched_for_only_where_it_matches(tmp_path):
+    """When a commit that keeps its staged tree as the spare links some files from the
+    old tree (a target whose output did not change), the staged tree lacks them: the
+    record leaves those dirs out, and the next commit reads and mends them."""
+    root = simple_project(tmp_path / "p", targets={"alpha": "1", "beta": "2", "gamma": "3"})
+    assert kcompile("-t", "alpha", cwd=root).code == 0
+    assert kcompile(cwd=root, env=_SLOW_COMMIT).code == 0  # alpha unchanged: linked
+    record = _record(root)
+    assert record["alpha/manifests"] is None and record["beta/manifests"] is not None
+    assert not (root / ".kcompile-staging/next/alpha/manifests/app.yml").exists()
+    for name in ("beta", "alpha"):  # the second commit's spare is the first one's old tree
+        (root / f"inventory/targets/{name}.yml").write_text(
+            "classes: [common]\nparameters:\n  replicas: 9\n")
+        assert kcompile(cwd=root).code == 0
+    fresh = simple_project(tmp_path / "clean", targets={"alpha": "9", "beta": "9", "gamma": "3"})
     assert kcompile("--no-cache", cwd=fresh).code == 0
     assert content(root / "compiled") == content(fresh / "compiled")

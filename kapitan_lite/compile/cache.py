@@ -18,8 +18,12 @@ are written atomically, and their directory ignores itself in git.
 Two files: ``state.json`` holds what a run with nothing changed reads (the
 dependencies, and per target its keys and one sum of its outputs' stats);
 ``details.json`` what a target wrote, file by file, read only when a
-target's sum differs or the cache is saved. The state names the details it
-was saved with by their hash, so a pair that does not match is not trusted.
+target's sum differs. The state names the details file it goes with by
+its hash, so a pair that does not match is not trusted. A run that
+recompiles a few targets keeps their details in the state itself and
+leaves the details file as it is: saving then costs what changed, not the
+whole fleet's records; past a share of the fleet, the details file is
+written afresh.
 """
 
 from __future__ import annotations
@@ -43,7 +47,12 @@ DETAILS_FILE = "details.json"
 # table that targets name by index.
 # 4: a target's written files and stamps live in DETAILS_FILE; STATE_FILE keeps
 # their names and one checksum of their stats (``quick``).
-FORMAT = 4
+# 5: ``quick`` keeps the checksum of the files' stats apart, so that a commit can
+# restamp a target's dirs without its details; the details of targets recorded
+# since DETAILS_FILE was written live in STATE_FILE (``more_details``).
+FORMAT = 5
+# Targets whose details STATE_FILE may carry before DETAILS_FILE is written afresh.
+_MORE_AT_MOST = 64
 # A dependency modified after the run started may have changed while it was
 # being read: such a target is not cached. File times come from the kernel's
 # coarse clock, a few ms behind; on filesystems that keep whole seconds only,
@@ -69,32 +78,91 @@ class Entry:
     targets_read: list[str]
     files: dict[str, list[Any]] = field(default_factory=dict)  # rel -> [sha256, mode, size, mtime_ns]
     dirs: list[str] = field(default_factory=list)
-    # Its dirs ("" and dirs) as last seen intact: rel -> [inode, mtime_ns, ctime_ns]. A dir
-    # whose three are unchanged lists the same names, so only its files need a stat.
-    stamps: dict[str, list[int]] = field(default_factory=dict)
-    # Loaded from STATE_FILE (files, dirs and stamps are then empty until the
-    # details are read): the stamped dirs, the files, and the checksum of their
-    # stats when last found intact; None when there is none.
-    quick: tuple[list[str], list[str], int] | None = None
+    # Its dirs ("" and dirs) as last seen intact, and its files (the names, one
+    # checksum of the (size, mtime, mode) each was written with): a dir whose
+    # inode, mtime and ctime are unchanged lists the same names, so only its
+    # files need a stat. None when its dirs are not stamped.
+    quick: Quick | None = None
     count: int = 0  # how many files it wrote
-    detailed: bool = True  # files, dirs and stamps are known
+    detailed: bool = True  # files and dirs are known (loaded: once the details are read)
+    in_base: bool = False  # its details are those of DETAILS_FILE: not saved again
+
+
+@dataclass(frozen=True)
+class Quick:
+    """A target's dirs as stamped when found intact, and its files' names and checksum."""
+
+    dir_rels: list[str]  # "" first
+    stamps: tuple[int, ...]  # inode, mtime_ns, ctime_ns of each dir in turn
+    file_rels: list[str]
+    files_sum: int  # of the (size, mtime_ns, mode) each file was written with
+
+    def stamp_map(self) -> dict[str, tuple[int, int, int]]:
+        """Each stamped dir with its inode, mtime and ctime."""
+        it = iter(self.stamps)
+        return {rel: (next(it), next(it), next(it)) for rel in self.dir_rels}
+
+
+def _files_sum(entry: Entry) -> int:
+    return _stat_sum(tuple((size, mtime, mode) for _, mode, size, mtime in entry.files.values()))
+
+
+def _stamped(entry: Entry, stamps: dict[str, list[int]] | dict[str, tuple[int, int, int]]
+             ) -> Quick | None:
+    """The quick record of a detailed entry whose dirs have these stamps (none: None)."""
+    if not stamps:
+        return None
+    return Quick(list(stamps), tuple(x for st in stamps.values() for x in st),
+                 list(entry.files), _files_sum(entry))
+
+
+def _carried(q: Quick, target_dir: str, read: dict[str, tuple[int, int, int]],
+             new: dict[str, tuple[int, int, int]], visible_ns: int) -> Quick | None:
+    """A target's quick record in the new tree (see :meth:`Cache.restamp`), or None."""
+    paths = [f"{target_dir}/{rel}" if rel else target_dir for rel in q.dir_rels]
+    if tuple(x for p in paths for x in read.get(p, (None,))) != q.stamps:
+        return None  # not read as found intact: the next run reads its dirs
+    stamps = [new.get(p) for p in paths]
+    flat = []
+    for st in stamps:
+        if st is None or _changed_during_run(max(st[1], st[2]), visible_ns):
+            return None
+        flat.extend(st)
+    return Quick(q.dir_rels, tuple(flat), q.file_rels, q.files_sum)
 
 
 def _quick(entry: Entry) -> list[Any] | None:
-    """What the quick check of a target reads: see :meth:`Cache._quick_intact`."""
-    if not entry.stamps or len(entry.stamps) != len(entry.dirs) + 1:
+    """The quick record as saved: see :meth:`Cache._quick_intact`."""
+    q = entry.quick
+    if q is None:
         return None
-    dir_rels, file_rels = list(entry.stamps), list(entry.files)
-    sig = _stat_sum(tuple(tuple(v) for v in entry.stamps.values()),
-                    tuple((size, mtime, mode) for _, mode, size, mtime in entry.files.values()))
-    return [dir_rels, "\n".join(file_rels), sig]
+    return [q.dir_rels, "\n".join(q.file_rels), q.files_sum, list(q.stamps)]
 
 
-def _stat_sum(dirs: tuple, files: tuple) -> int:
+def _parse_quick(quick: Any, count: Any) -> Quick | None:
+    """A quick record as loaded; None (check the target file by file) if it is not one."""
+    try:
+        dir_rels, joined, files_sum, stamps = quick
+        q = Quick([str(rel) for rel in dir_rels], tuple(int(x) for x in stamps),
+                  str(joined).split("\n") if count else [], int(files_sum))
+    except (TypeError, ValueError):
+        return None
+    return q if len(q.stamps) == 3 * len(q.dir_rels) else None
+
+
+def _fill(entry: Entry, d: dict[str, Any], in_base: bool) -> None:
+    """Give a loaded entry its details (``d``: files and dirs as saved)."""
+    entry.files = {str(rel): [str(sha), int(mode), int(size), int(mtime)]
+                   for rel, (sha, mode, size, mtime) in d["files"].items()}
+    entry.dirs = [str(x) for x in d["dirs"]]
+    entry.detailed, entry.in_base = True, in_base
+
+
+def _stat_sum(stats: tuple) -> int:
     # Python's hash of a tuple of ints is the same in every process (only str
     # and bytes hashes are salted); 64 bits, so a changed stat goes unseen
     # with odds of one in 2**61, and only if it lands on the very same sum.
-    return hash((dirs, files))
+    return hash(stats)
 
 
 def _digest(obj: Any) -> str:
@@ -119,7 +187,8 @@ class Cache:
         self._valid: list[bool | None] = []  # table index -> still hashes so (this run)
         self._bad: set[int] | None = None  # once every index is checked: those that fail
         self._dirty = False
-        self._details_digest: str | None = None  # of the details file the state names
+        self._details_digest: str | None = None  # of the details file, until it is read
+        self._base_digest: str | None = None  # of the details file the state names
         if enabled:
             self._load()
 
@@ -143,18 +212,18 @@ class Cache:
             for name, e in state["targets"].items():
                 inv, inp = e["inventory_deps"], e["input_deps"]
                 loaded[name] = [*inv, *inp]
-                quick = e["quick"]
-                if quick is not None:
-                    dir_rels, joined, sig = quick
-                    quick = ([str(rel) for rel in dir_rels],
-                             str(joined).split("\n") if e["count"] else [], int(sig))
                 entries[name] = Entry(
                     key=e["key"], inventory_key=e["inventory_key"], target_dir=e["target_dir"],
                     inventory_deps=list(map(pairs.__getitem__, inv)),
                     input_deps=list(map(pairs.__getitem__, inp)),
-                    targets_read=e["targets_read"], quick=quick, count=int(e["count"]),
+                    targets_read=e["targets_read"], quick=_parse_quick(e["quick"], e["count"]),
+                    count=int(e["count"]),
                     detailed=False)
-            details = str(state["details"])
+            for name, d in state["more_details"].items():
+                if name in entries:  # recorded since the details file was written
+                    _fill(entries[name], d, in_base=False)
+            details = state["details"]
+            details = None if details is None else str(details)
             known = state["files"]
             if not isinstance(known, dict) or not all(
                     isinstance(v, list) and len(v) == 5 for v in known.values()):
@@ -162,7 +231,7 @@ class Cache:
         except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
             return  # missing or corrupt: start empty, never trust it
         self.entries = entries
-        self._details_digest = details
+        self._details_digest = self._base_digest = details
         self.hasher = Hasher(known)
         self._table, self._loaded, self._valid = table, loaded, [None] * len(table)
 
@@ -187,13 +256,8 @@ class Cache:
                 gc.enable()
             for name, d in targets.items():
                 entry = self.entries.get(name)
-                if entry is None or entry.detailed:
-                    continue
-                files = {str(rel): [str(sha), int(mode), int(size), int(mtime)]
-                         for rel, (sha, mode, size, mtime) in d["files"].items()}
-                dirs = [str(x) for x in d["dirs"]]
-                stamps = {str(rel): [int(a), int(b), int(c)] for rel, (a, b, c) in d["stamps"].items()}
-                entry.files, entry.dirs, entry.stamps, entry.detailed = files, dirs, stamps, True
+                if entry is not None and not entry.detailed:
+                    _fill(entry, d, in_base=True)
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return
 
@@ -211,17 +275,18 @@ class Cache:
         quick = entry.quick
         if quick is None:
             return False
-        dir_rels, file_rels, sig = quick
         base = os.path.join(compiled_dir, entry.target_dir) + os.sep  # + rel: a join per file
         lstat = os.lstat
         try:
-            dirs = tuple((st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
-                         for st in [lstat(base + rel) for rel in dir_rels])
+            dirs = tuple(x for st in [lstat(base + rel) for rel in quick.dir_rels]
+                         for x in (st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+            if dirs != quick.stamps:
+                return False
             files = tuple((st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
-                          for st in [lstat(base + rel) for rel in file_rels])
+                          for st in [lstat(base + rel) for rel in quick.file_rels])
         except OSError:
             return False
-        return _stat_sum(dirs, files) == sig
+        return _stat_sum(files) == quick.files_sum
 
     def file_count(self, name: str) -> int:
         """How many files a target in the cache wrote."""
@@ -335,29 +400,35 @@ class Cache:
                 fresh.add(name)
         return fresh
 
-    def restamp(self, names: set[str], read: dict[str, tuple[int, int]], compiled_dir: str,
-                visible_ns: int) -> None:
+    def restamp(self, names: set[str], read: dict[str, tuple[int, int, int]],
+                new: dict[str, tuple[int, int, int]], visible_ns: int) -> None:
         """Carry the stamps of targets found intact over to a new ``compiled/`` tree.
 
-        ``read``: each dir of the old tree with the inode and ctime it had when
-        the commit read it to build the new tree (``writer.Committed``). A target
-        dir still as this run found it then lists the same names in the new
-        tree, so its new dirs are stamped. Before ``visible_ns`` only this run
-        could change them; a dir changed shortly before it is not stamped (a
-        change just after could share its time), and the next run reads it.
+        ``read``: each dir of the old tree with the inode, mtime and ctime it had
+        when the commit read it to build the new tree; ``new``: the new tree's
+        dirs the commit left as it read them (``writer.Committed``). A target
+        whose dirs the commit read as they were when last found intact lists
+        the same names in the new tree, so its new dirs are stamped, without
+        reading its details or its dirs again. Before ``visible_ns`` only this
+        run could change them; a dir changed shortly before it is not stamped
+        (a change just after could share its time), and the next run reads it.
         """
         for name in sorted(names):
             entry = self.entries.get(name)
-            if entry is None or not self._detailed(entry) or not entry.stamps:
+            if entry is not None and entry.quick is not None:
+                entry.quick = _carried(entry.quick, entry.target_dir, read, new, visible_ns)
+                self._dirty = True
+
+    def intact_stamps(self, names: set[str]) -> dict[str, tuple[int, int, int]]:
+        """The dirs (under ``compiled/``) of these targets found intact, with their stamps then."""
+        out = {}
+        for name in names:
+            entry = self.entries.get(name)
+            if entry is None or entry.quick is None:
                 continue
             t = entry.target_dir
-            same = all(read.get(f"{t}/{rel}" if rel else t) == (ino, ctime)
-                       for rel, (ino, _, ctime) in entry.stamps.items())
-            stamps = _stamps(os.path.join(compiled_dir, t), entry.dirs, visible_ns) \
-                if same else {}
-            if stamps != entry.stamps:
-                entry.stamps = stamps
-                self._dirty = True
+            out.update((f"{t}/{rel}" if rel else t, st) for rel, st in entry.quick.stamp_map().items())
+        return out
 
     def vouches(self, name: str, all_names: list[str]) -> bool:
         """Whether every input recorded for ``name`` (files relative to the working
@@ -373,9 +444,9 @@ class Cache:
     def _stamped_intact(self, entry: Entry, compiled_dir: str, run_started_ns: int | None
                         ) -> bool:
         """Whether the target's dirs are as stamped and its files as written (False: look)."""
-        stamps = entry.stamps
-        if not stamps or len(stamps) != len(entry.dirs) + 1:
+        if entry.quick is None or len(entry.quick.dir_rels) != len(entry.dirs) + 1:
             return False
+        stamps = entry.quick.stamp_map()
         base = os.path.join(compiled_dir, entry.target_dir) + os.sep  # + rel: a join per file
         lstat = os.lstat
         try:
@@ -396,6 +467,8 @@ class Cache:
                     return False
         except OSError:
             return False
+        if _files_sum(entry) != entry.quick.files_sum:  # a file's new stat was noted
+            entry.quick = _stamped(entry, stamps)
         return True
 
     def _scanned_intact(self, entry: Entry, all_dirs: set[str], compiled_dir: str,
@@ -405,10 +478,10 @@ class Cache:
         if not self._output_intact(entry, mine, compiled_dir, run_started_ns):
             return False
         if run_started_ns is not None:
-            stamps = _stamps(os.path.join(compiled_dir, entry.target_dir), entry.dirs,
-                             run_started_ns)
-            if stamps != entry.stamps:
-                entry.stamps = stamps
+            quick = _stamped(entry, _stamps(os.path.join(compiled_dir, entry.target_dir),
+                                            entry.dirs, run_started_ns))
+            if quick != entry.quick:
+                entry.quick = quick
                 self._dirty = True
         return True
 
@@ -444,6 +517,7 @@ class Cache:
             return False
         if run_started_ns is not None and not _changed_during_run(mtime_ns, run_started_ns):
             written[2], written[3] = size, mtime_ns
+            entry.in_base = False  # its details are saved again
             self._dirty = True
         return True
 
@@ -515,28 +589,94 @@ class Cache:
         if not self._dirty and set(self.entries) <= keep and files == self.hasher.known:
             return  # nothing new to remember
         self.make_dir()
-        if any(not e.detailed for e in self.entries.values()):
+        kept = [(n, e) for n, e in sorted(self.entries.items()) if n in keep]
+        more = [n for n, e in kept if e.detailed and not e.in_base]
+        # The details file is written afresh when it would hold too little of what
+        # is kept, or when it was read anyway; else it stays, and the state names it.
+        afresh = (self._base_digest is None or len(more) > max(_MORE_AT_MOST, len(kept) // 8)
+                  or all(e.detailed for _, e in kept))
+        if afresh and not all(e.detailed for _, e in kept):
             self._read_details()
-        index: dict[tuple[str, str, str], int] = {}  # each dependency once, for all targets
+        table, ids_of = self._dep_table(fresh_table=afresh)
         targets, details = {}, {}
-        for n, e in sorted(self.entries.items()):
-            if n in keep and e.detailed:  # one whose details are lost compiles again
-                ids = [index.setdefault(d, len(index)) for d in self._dep_hashes(n, e)]
-                cut = len(e.inventory_deps)
-                targets[n] = {"key": e.key, "inventory_key": e.inventory_key,
-                              "target_dir": e.target_dir, "inventory_deps": ids[:cut],
-                              "input_deps": ids[cut:], "targets_read": e.targets_read,
-                              "count": len(e.files), "quick": _quick(e)}
-                details[n] = {"files": e.files, "dirs": e.dirs, "stamps": e.stamps}
-        # dumps, not dump: only the one-shot encoder is the C one
-        raw = json.dumps(details, separators=(",", ":")).encode()
-        state = {"format": FORMAT, "fingerprint": self.fingerprint, "deps": list(index),
-                 "targets": targets, "files": files,
-                 "details": hashlib.sha256(raw).hexdigest()}
-        # The details first: a state file names the details it was saved with.
-        _write_atomically(os.path.join(self.dir, DETAILS_FILE), raw)
+        for n, e in kept:
+            if afresh and not e.detailed:
+                continue  # its details are lost: it compiles again
+            ids = ids_of(n, e)
+            cut = len(e.inventory_deps)
+            targets[n] = {"key": e.key, "inventory_key": e.inventory_key,
+                          "target_dir": e.target_dir, "inventory_deps": ids[:cut],
+                          "input_deps": ids[cut:], "targets_read": e.targets_read,
+                          "count": len(e.files) if e.detailed else e.count, "quick": _quick(e)}
+            if e.detailed and (afresh or not e.in_base):
+                details[n] = {"files": e.files, "dirs": e.dirs}
+        table = _drop_unused(table, targets)
+        state = {"format": FORMAT, "fingerprint": self.fingerprint, "deps": table,
+                 "targets": targets, "files": files}
+        if afresh:
+            # dumps, not dump: only the one-shot encoder is the C one
+            raw = json.dumps(details, separators=(",", ":")).encode()
+            state.update(details=hashlib.sha256(raw).hexdigest(), more_details={})
+            # The details first: a state file names the details it was saved with.
+            _write_atomically(os.path.join(self.dir, DETAILS_FILE), raw)
+        else:
+            state.update(details=self._base_digest, more_details=details)
         _write_atomically(os.path.join(self.dir, STATE_FILE),
                           json.dumps(state, separators=(",", ":")).encode())
+
+    def _dep_table(self, fresh_table: bool) -> tuple[list[tuple[str, str, str]], Any]:
+        """The dependency table to save, and how to get a target's indexes into it.
+
+        Unless ``fresh_table``, the loaded table is kept and targets recorded
+        since are added to it, so that saving costs what changed.
+        """
+        if fresh_table:
+            index: dict[tuple[str, str, str], int] = {}
+            table: list[tuple[str, str, str]] = []
+
+            def add(d: tuple[str, str, str]) -> int:
+                i = index.get(d)
+                if i is None:
+                    i = index[d] = len(table)
+                    table.append(d)
+                return i
+
+            return table, lambda n, e: [add(d) for d in self._dep_hashes(n, e)]
+        table = list(self._table)
+        index = {}
+
+        def ids_of(n: str, e: Entry) -> list[int]:
+            loaded = self._loaded.get(n)
+            if loaded is not None:
+                return loaded
+            if not index:
+                index.update((d, i) for i, d in enumerate(table))
+            out = []
+            for d in self._dep_hashes(n, e):
+                i = index.get(d)
+                if i is None:
+                    i = index[d] = len(table)
+                    table.append(d)
+                out.append(i)
+            return out
+
+        return table, ids_of
+
+
+def _drop_unused(table: list[tuple[str, str, str]], targets: dict[str, dict[str, Any]]
+                 ) -> list[tuple[str, str, str]]:
+    """The table without the dependencies no target names, once they are many (ids renumbered)."""
+    used: set[int] = set()
+    for t in targets.values():
+        used.update(t["inventory_deps"], t["input_deps"])
+    if len(table) <= 2 * len(used) + 256:
+        return table
+    order = sorted(used)
+    renumber = {old: new for new, old in enumerate(order)}
+    for t in targets.values():
+        t["inventory_deps"] = [renumber[i] for i in t["inventory_deps"]]
+        t["input_deps"] = [renumber[i] for i in t["input_deps"]]
+    return [table[i] for i in order]
 
 
 def _write_atomically(path: str, data: bytes) -> None:

@@ -225,9 +225,9 @@ def compile_project(settings: Settings, names: list[str] | None = None,
             done = commit(staging, settings.compiled_dir,
                           [r.manifest for r in results if r.manifest is not None],
                           all_dirs, full=set(selected) == set(inventory.targets),
-                          keep_spare=not settings.reveal)
+                          keep_spare=not settings.reveal, intact=store.intact_stamps(fresh))
             if done is not None:  # the targets not compiled keep their stamps
-                store.restamp(fresh, done.read, settings.compiled_dir, done.visible_ns)
+                store.restamp(fresh, done.read, done.new, done.visible_ns)
             report.timings["write"] = time.monotonic() - t_apply
     elif before_commit is not None:
         before_commit(inventory, _new_files(settings.compiled_dir, "", [], fresh, target_dirs))

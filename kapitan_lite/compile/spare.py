@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 
 RECORD_NAME = "tree.json"
 _SLACK_NS = 50_000_000
 _FORMAT = 2
-Stamp = tuple[int, int]  # a dir's inode and ctime (ns)
+Stamp = tuple[int, int, int]  # a dir's inode, mtime and ctime (ns); the record keeps inode and ctime
 
 
 class Record:
@@ -46,13 +47,16 @@ class Record:
             pass
         return cls({})
 
-    def trusted(self, rel: str, live_root: str, spare_root: str) -> tuple[int | None, Stamp | None,
-                                                                          Stamp | None]:
-        """Dir ``rel``: its mode if the record vouches for it, and its stamp in each tree."""
-        a = _stamp(os.path.join(live_root, rel))
-        b = _stamp(os.path.join(spare_root, rel))
+    def trusted(self, rel: str, live_root: str, spare_root: str, live: Stamp | None = None
+                ) -> tuple[int | None, Stamp | None, Stamp | None]:
+        """Dir ``rel``: its mode if the record vouches for it, and its stamp in each tree.
+
+        ``live``: its stamp in the live tree as this run found it intact, if it did.
+        """
+        a = live or _stamp(f"{live_root}/{rel}")
+        b = _stamp(f"{spare_root}/{rel}")
         r = self.dirs.get(rel)
-        if not r or a is None or b is None or [*a, *b] != r[1:]:
+        if not r or a is None or b is None or [a[0], a[2], b[0], b[2]] != r[1:]:
             return None, a, b
         return r[0], a, b
 
@@ -75,7 +79,44 @@ def _stamp(path: str) -> Stamp | None:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_ino, st.st_ctime_ns
+    return st.st_ino, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _listing(path: str) -> dict[str, int | None]:
+    """A dir's names, each with its inode if a file (subdirs of two trees differ in theirs)."""
+    with os.scandir(path) as it:
+        return {e.name: None if e.is_dir(follow_symlinks=False) else e.inode() for e in it}
+
+
+def save_paired(staging_root: str, live_root: str, spare_root: str, dirs: dict[str, int]) -> None:
+    """Record the dirs (rel -> mode) that two trees just made hold alike, read in both.
+
+    A dir is vouched for when it has the same mode and lists the same names,
+    its files the very same ones (same inode), in both trees. Each is stamped
+    before it is read, so a change while it is read moves its stamp; and, as
+    in :func:`save`, not when its stamp is too close to now.
+    """
+    since_ns = time.time_ns()
+    out: dict[str, list[int] | None] = {}
+    for rel, mode in dirs.items():
+        out[rel] = None
+        live, spare = os.path.join(live_root, rel), os.path.join(spare_root, rel)
+        try:
+            a, b = os.stat(live), os.stat(spare)
+            if (max(a.st_ctime_ns, b.st_ctime_ns) < since_ns - _SLACK_NS
+                    and stat.S_IMODE(a.st_mode) == mode == stat.S_IMODE(b.st_mode)
+                    and _listing(live) == _listing(spare)):
+                out[rel] = [mode, a.st_ino, a.st_ctime_ns, b.st_ino, b.st_ctime_ns]
+        except OSError:
+            pass
+    _write(staging_root, out)
+
+
+def _write(staging_root: str, out: dict[str, list[int] | None]) -> None:
+    tmp = os.path.join(staging_root, RECORD_NAME + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fp:
+        fp.write(json.dumps({"format": _FORMAT, "dirs": out}, separators=(",", ":")))
+    os.replace(tmp, os.path.join(staging_root, RECORD_NAME))
 
 
 def save(staging_root: str, dirs: dict[str, int], record: Record, trusted: set[str],
@@ -100,9 +141,6 @@ def save(staging_root: str, dirs: dict[str, int], record: Record, trusted: set[s
             out[rel] = [r[0], r[3], r[4], r[1], r[2]]
             continue
         a, b = live.get(rel), spare.get(rel)
-        if a and b and max(a[1], b[1]) < since_ns - _SLACK_NS:
-            out[rel] = [mode, *b, *a]
-    tmp = os.path.join(staging_root, RECORD_NAME + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fp:
-        fp.write(json.dumps({"format": _FORMAT, "dirs": out}, separators=(",", ":")))
-    os.replace(tmp, os.path.join(staging_root, RECORD_NAME))
+        if a and b and max(a[2], b[2]) < since_ns - _SLACK_NS:
+            out[rel] = [mode, b[0], b[2], a[0], a[2]]
+    _write(staging_root, out)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError
 from .exchange import flush_file_system, pause, signals_held, swap
-from .spare import RECORD_NAME, Record, Stamp
+from .spare import RECORD_NAME, Record, Stamp, save_paired
 from .spare import save as save_record
 from .workarea import Staging, remove_tree
 
@@ -102,6 +102,9 @@ class Committed:
     read: dict[str, Stamp]
     # When the new tree became ``compiled/`` (before it, only this run could write it).
     visible_ns: int
+    # Dirs of the new tree with their inode, mtime and ctime, read before anything
+    # changed them and left alone since: those of the targets kept as they were.
+    new: dict[str, Stamp] = field(default_factory=dict)
 
 
 def _ancestors(target_dirs: set[str]) -> set[str]:
@@ -166,13 +169,17 @@ def unchanged(compiled_dir: str, manifests: list[Manifest], all_target_dirs: set
 
 def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
               all_target_dirs: set[str], full: bool, record: Record | None = None,
-              spare: str = "") -> Tree:
-    """Read ``compiled/`` and the manifests; say what the new tree holds, writing nothing."""
+              spare: str = "", intact: dict[str, Stamp] | None = None) -> Tree:
+    """Read ``compiled/`` and the manifests; say what the new tree holds, writing nothing.
+
+    ``intact``: dirs of targets this run found intact, with their stamps as
+    found (see :func:`commit`).
+    """
     tree = Tree()
     compiled = {m.target_dir: m for m in manifests}
     ancestors = _ancestors(all_target_dirs)
     old_modes = _walk_old(compiled_dir, tree, compiled, all_target_dirs, ancestors, full,
-                          record or Record({}), spare)
+                          record or Record({}), spare, intact or {})
     tree.old_dirs = len(old_modes)
 
     def need(rel: str) -> None:  # a dir of the new tree, with its parents
@@ -209,7 +216,7 @@ def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
 
 def _walk_old(compiled_dir: str, tree: Tree, compiled: dict[str, Manifest],
               all_target_dirs: set[str], ancestors: set[str], full: bool,
-              record: Record, spare: str) -> dict[str, int]:
+              record: Record, spare: str, intact: dict[str, Stamp]) -> dict[str, int]:
     """Walk the old tree: note what is kept as it is and what goes; return its dirs' modes.
 
     A kept dir that the record vouches for in both trees is not read: its
@@ -248,7 +255,7 @@ def _walk_old(compiled_dir: str, tree: Tree, compiled: dict[str, Manifest],
     while stack:
         rel_dir, owner, ctx = stack.pop()
         if ctx == "keep":
-            mode, a, b = record.trusted(rel_dir, compiled_dir, spare)
+            mode, a, b = record.trusted(rel_dir, compiled_dir, spare, intact.get(rel_dir))
             if a:
                 tree.live_stamps[rel_dir] = a
             if b:
@@ -261,7 +268,7 @@ def _walk_old(compiled_dir: str, tree: Tree, compiled: dict[str, Manifest],
         for rel, e in _entries(compiled_dir, rel_dir):
             if e.is_dir(follow_symlinks=False):
                 st = e.stat(follow_symlinks=False)
-                tree.live_stamps[rel] = (st.st_ino, st.st_ctime_ns)
+                tree.live_stamps[rel] = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
                 visit_dir(rel, stat.S_IMODE(st.st_mode), owner, ctx)
             elif ctx == "keep" or (ctx == "foreign" and not full):
                 tree.links.append(rel)
@@ -280,13 +287,16 @@ def _entries(root: str, rel_dir: str) -> list[tuple[str, os.DirEntry[str]]]:
         return [(f"{rel_dir}/{e.name}" if rel_dir else e.name, e) for e in it]
 
 
-def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> set[str]:
+def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record,
+              link_staged: bool = False) -> set[str]:
     """Make ``spare`` the new tree; raise :class:`UserError` naming what failed.
 
     Entries of the spare that are already right (a dir the new tree has, a
     link to the very file of ``compiled/``) are kept; the rest is removed
-    and made. Returns the paths (in the spare) a power cut needs on disk:
-    the files moved or copied in and the dirs whose entries changed.
+    and made. ``link_staged``: staged files are linked in, not moved, so
+    that the staging area holds them too. Returns the paths (in the spare)
+    a power cut needs on disk: the files moved or copied in and the dirs
+    whose entries changed.
     """
     def where(rel: str) -> str:
         return os.path.join(compiled_dir, rel)
@@ -322,11 +332,12 @@ def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> set[
             if e.is_dir(follow_symlinks=False):
                 if rel in tree.dirs:
                     st = e.stat(follow_symlinks=False)
-                    tree.spare_stamps[rel] = (st.st_ino, st.st_ctime_ns)
+                    tree.spare_stamps[rel] = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
                     mode = modes[rel] = stat.S_IMODE(st.st_mode)
                     if not mode & stat.S_IWUSR:  # a read-only dir of an old tree: ours to fill
                         step("make writable a dir of", rel, os.chmod, e.path, mode | stat.S_IRWXU)
                         modes[rel] = mode | stat.S_IRWXU
+                        touched.add(rel)
                     stack.append(rel)
                 else:
                     step("clear the spare of", rel, remove_tree, e.path)
@@ -348,7 +359,10 @@ def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> set[
             step("link this file into", rel, _link, where(rel), os.path.join(spare, rel))
             touched.add(os.path.dirname(rel))
     for src, rel in tree.moves:
-        step("move a new file into", rel, os.rename, src, os.path.join(spare, rel))
+        if link_staged:
+            step("link a new file into", rel, _link, src, os.path.join(spare, rel))
+        else:
+            step("move a new file into", rel, os.rename, src, os.path.join(spare, rel))
         touched.update((os.path.dirname(rel), rel))
     for rel, mode in tree.copies:
         step("copy this file into", rel, _copy, where(rel), os.path.join(spare, rel), mode)
@@ -358,6 +372,7 @@ def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record) -> set[
         want = default if mode is None else mode
         if modes.get(rel, default) != want:
             step("set the mode of a dir of", rel, os.chmod, os.path.join(spare, rel), want)
+            touched.add(rel)
     want = default if tree.root_mode is None else tree.root_mode
     if stat.S_IMODE(os.stat(spare).st_mode) != want:
         step("set the mode of", "", os.chmod, spare, want)
@@ -395,14 +410,15 @@ def _prune_spare(tree: Tree, spare: str) -> set[str]:
     return {os.path.dirname(rel) for rel in (*tree.gone, *tree.gone_dirs)}
 
 
-def _adopt_shells(staging: Staging, spare: str) -> None:
-    """Keep the staging area's dirs, emptied by the commit, as the next commit's spare.
+def _adopt_shells(staging: Staging, compiled_dir: str, spare: str, dirs: dict[str, int]) -> None:
+    """Keep the staging area's tree, whose files the commit linked in, as the next spare.
 
     The old tree lacked most of the new one's dirs (a first compile into an
     empty ``compiled/``), so it would make a poor spare: the next commit would
     create thousands of dirs, which costs more than compiling a few targets.
-    The staged dirs are the compiled targets' own. Nothing in them is trusted:
-    the next commit reads them and links every file in (there is no record).
+    The staged tree holds the compiled targets' files, the very ones of
+    ``compiled/``. The record vouches only for the dirs found alike in both
+    trees (``spare.save_paired``): the next commit reads the others.
     """
     with contextlib.suppress(OSError):
         os.unlink(os.path.join(staging.root, RECORD_NAME))
@@ -410,7 +426,9 @@ def _adopt_shells(staging: Staging, spare: str) -> None:
         remove_tree(spare)
         os.rename(staging.compiled, spare)
     except OSError:
-        pass  # only a spare: the next commit makes what it lacks
+        return  # only a spare: the next commit makes what it lacks
+    with contextlib.suppress(OSError):  # only a hint: without it the next commit walks both
+        save_paired(staging.root, compiled_dir, spare, dirs)
 
 
 def _link(src: str, dst: str) -> None:
@@ -431,8 +449,8 @@ def _umask() -> int:
 
 
 def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
-           all_target_dirs: set[str], full: bool, keep_spare: bool = True
-           ) -> Committed | None:
+           all_target_dirs: set[str], full: bool, keep_spare: bool = True,
+           intact: dict[str, Stamp] | None = None) -> Committed | None:
     """Make ``compiled/`` hold exactly the staged output of these targets, all or nothing.
 
     With ``full`` (every target of the inventory compiled), anything in
@@ -442,6 +460,12 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     A SIGINT or SIGTERM during the swap itself is acted on once it is done.
     ``keep_spare=False`` (a ``--reveal`` run) keeps no spare: it would hold
     links to the revealed files after ``compiled/`` is gone.
+
+    ``intact``: the dirs of targets not compiled that this run's cache found
+    holding exactly their output, with the stamps they had then. Such a dir
+    that the record vouches for comes from the spare without a look at
+    ``compiled/``: the new tree holds the target's output even if something
+    changed it since the check.
     """
     if unchanged(compiled_dir, manifests, all_target_dirs, full):
         return None
@@ -450,10 +474,14 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     started_ns = time.time_ns()
     record = Record.load(staging.root)
     tree = plan_tree(compiled_dir, staging.compiled, manifests, all_target_dirs, full,
-                     record, new_root)
+                     record, new_root, intact)
     if not tree.differs:
         return None
-    touched = sync_tree(tree, compiled_dir, new_root, record)
+    # A first compile (the old tree lacks most dirs of the new one) would make a
+    # poor spare: its staged dirs are kept as the spare instead (_adopt_shells),
+    # with the new files linked, not moved, so that the two trees match.
+    adopt = keep_spare and tree.old_dirs * 2 < len(tree.dirs)
+    touched = sync_tree(tree, compiled_dir, new_root, record, link_staged=adopt)
     try:
         _make_durable(new_root, touched)  # a power cut after the swap still finds them
     except OSError as exc:
@@ -470,11 +498,12 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     if noted:
         raise KeyboardInterrupt(f"signal {noted[0]}")
     pause("after the swap")
-    if keep_spare and tree.old_dirs * 2 < len(tree.dirs):
-        _adopt_shells(staging, new_root)
+    default = 0o777 & ~_umask()
+    if adopt:
+        _adopt_shells(staging, compiled_dir, new_root,
+                      {d: default if m is None else m for d, m in tree.dirs.items()})
     elif keep_spare:
         changed = touched | _prune_spare(tree, new_root) | {""}
-        default = 0o777 & ~_umask()
         try:
             save_record(staging.root, {d: default if m is None else m for d, m in tree.dirs.items()},
                         record, tree.trusted, tree.live_stamps, tree.spare_stamps, changed,
@@ -484,4 +513,5 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
                 os.unlink(os.path.join(staging.root, RECORD_NAME))
     else:
         remove_tree(new_root)
-    return Committed(tree.live_stamps, visible_ns)
+    new = {rel: st for rel, st in tree.spare_stamps.items() if rel not in touched}
+    return Committed(tree.live_stamps, visible_ns, new)
