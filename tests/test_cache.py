@@ -570,3 +570,44 @@ def test_targets_not_compiled_keep_their_stamps_in_the_new_tree(proj):
         st = os.lstat(proj / "compiled/beta" / rel)
         assert (st.st_ino, st.st_mtime_ns, st.st_ctime_ns) == (ino, mtime, ctime)
     assert stamps and not saved_stamps(proj, "alpha")
+
+
+def test_an_edit_saves_new_details_in_the_state_and_leaves_the_details_file(proj, tmp_path):
+    """A run that recompiles a few targets saves what they wrote in the state and leaves
+    the details file as it was; a run that reads the details file anyway writes it afresh,
+    with them in it."""
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+    details_file = proj / ".kcompile-cache/details.json"
+    before = details_file.read_bytes()
+    (proj / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 7\n")
+    assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
+    assert details_file.read_bytes() == before
+    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    assert set(state["more_details"]) == {"alpha"}
+    app = proj / "compiled/alpha/manifests/app.yml"
+    written = state["more_details"]["alpha"]["files"]["manifests/app.yml"][0]
+    assert written == hashlib.sha256(app.read_bytes()).hexdigest()
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # both halves trusted
+    beta = proj / "compiled/beta/manifests/app.yml"
+    beta.write_bytes(beta.read_bytes())  # a new stat: beta's details are read
+    assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
+    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    details = json.loads(details_file.read_text())
+    assert state["more_details"] == {}
+    assert details["alpha"]["files"]["manifests/app.yml"][0] == written
+    assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+
+
+def test_the_dependency_table_sheds_what_no_target_names_once_it_is_mostly_that():
+    """The saved table keeps dependencies no target names until they are many, then
+    drops them and renumbers what the targets name."""
+    from kapitan_lite.compile.cache import _drop_unused
+
+    table = [("file", f"f{i}", "h") for i in range(400)]
+    targets = {"t": {"inventory_deps": [399, 3], "input_deps": [7]}}
+    kept = _drop_unused(table, targets)
+    assert kept == [table[3], table[7], table[399]]
+    assert targets["t"] == {"inventory_deps": [2, 0], "input_deps": [1]}
+    few = {"t": {"inventory_deps": [1], "input_deps": []}}
+    assert _drop_unused(table[:200], few) == table[:200] and few["t"]["inventory_deps"] == [1]
