@@ -210,7 +210,7 @@ def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
                 del tree.inodes[path]
                 tree.gone.append(path)
     for rel in list(tree.dirs):
-        need(os.path.dirname(rel))
+        need(rel.rpartition("/")[0])
     return tree
 
 
@@ -267,6 +267,12 @@ def _walk_old(compiled_dir: str, tree: Tree, compiled: dict[str, Manifest],
                 continue
         for rel, e in _entries(compiled_dir, rel_dir):
             if e.is_dir(follow_symlinks=False):
+                found = intact.get(rel)
+                r = record.dirs.get(rel) if found else None
+                if r and found and [found[0], found[2]] == r[1:3]:  # as found, and as recorded
+                    tree.live_stamps[rel] = found
+                    visit_dir(rel, r[0], owner, ctx)
+                    continue
                 st = e.stat(follow_symlinks=False)
                 tree.live_stamps[rel] = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
                 visit_dir(rel, stat.S_IMODE(st.st_mode), owner, ctx)
@@ -331,9 +337,12 @@ def sync_tree(tree: Tree, compiled_dir: str, spare: str, record: Record,
         for rel, e in _entries(spare, rel_dir):
             if e.is_dir(follow_symlinks=False):
                 if rel in tree.dirs:
-                    st = e.stat(follow_symlinks=False)
-                    tree.spare_stamps[rel] = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
-                    mode = modes[rel] = stat.S_IMODE(st.st_mode)
+                    if rel in tree.trusted:  # stamped already (Record.trusted), mode recorded
+                        mode = modes[rel] = record.dirs[rel][0]
+                    else:
+                        st = e.stat(follow_symlinks=False)
+                        tree.spare_stamps[rel] = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+                        mode = modes[rel] = stat.S_IMODE(st.st_mode)
                     if not mode & stat.S_IWUSR:  # a read-only dir of an old tree: ours to fill
                         step("make writable a dir of", rel, os.chmod, e.path, mode | stat.S_IRWXU)
                         modes[rel] = mode | stat.S_IRWXU
