@@ -536,9 +536,11 @@ def test_a_target_found_intact_comes_into_the_new_tree_as_it_was_found(proj, tmp
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # every target stamped
     (proj / "inventory/targets/alpha.yml").write_text(
         "classes: [common]\nparameters:\n  replicas: 7\n")
+    backdate(proj)
     assert compiled_counts(kcompile(cwd=proj)) == (1, 2)  # the record vouches for beta's dirs
     (proj / "inventory/targets/alpha.yml").write_text(
         "classes: [common]\nparameters:\n  replicas: 8\n")
+    backdate(proj)
     stray = _stray_file_before_the_commit(proj, "-p", "1")
     assert not stray.exists(), "the stray file was carried into the new tree"
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
@@ -552,6 +554,7 @@ def test_a_change_the_commit_reads_is_seen_next_run(proj, tmp_path):
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
     (proj / "inventory/targets/alpha.yml").write_text(
         "classes: [common]\nparameters:\n  replicas: 7\n")
+    backdate(proj)
     stray = _stray_file_before_the_commit(proj, "-t", "alpha")
     assert stray.exists(), "a target the run did not check lost a file"
     assert compiled_counts(kcompile(cwd=proj)) == (1, 2)  # beta: its dir changed
@@ -564,6 +567,7 @@ def test_targets_not_compiled_keep_their_stamps_in_the_new_tree(proj):
     for replicas in (7, 8):  # the second commit's spare already holds beta's dirs
         (proj / "inventory/targets/alpha.yml").write_text(
             f"classes: [common]\nparameters:\n  replicas: {replicas}\n")
+        backdate(proj)
         assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
     stamps = saved_stamps(proj, "beta")
     for rel, (ino, mtime, ctime) in stamps.items():
@@ -581,6 +585,7 @@ def test_an_edit_saves_new_details_in_the_state_and_leaves_the_details_file(proj
     before = details_file.read_bytes()
     (proj / "inventory/targets/alpha.yml").write_text(
         "classes: [common]\nparameters:\n  replicas: 7\n")
+    backdate(proj)  # else alpha, changed just before the run, is not cached
     assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
     assert details_file.read_bytes() == before
     state = json.loads((proj / ".kcompile-cache/state.json").read_text())
@@ -591,6 +596,8 @@ def test_an_edit_saves_new_details_in_the_state_and_leaves_the_details_file(proj
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # both halves trusted
     beta = proj / "compiled/beta/manifests/app.yml"
     beta.write_bytes(beta.read_bytes())  # a new stat: beta's details are read
+    earlier = beta.stat().st_mtime_ns - 5_000_000_000
+    os.utime(beta, ns=(earlier, earlier))  # and noted: not within the run's racy window
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
     state = json.loads((proj / ".kcompile-cache/state.json").read_text())
     details = json.loads(details_file.read_text())

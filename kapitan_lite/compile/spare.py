@@ -70,7 +70,7 @@ class Record:
         if self._children is None:
             self._children = {}
             for d in self.dirs:
-                self._children.setdefault(os.path.dirname(d), []).append(d)
+                self._children.setdefault(d.rpartition("/")[0], []).append(d)
         return self._children.get(rel, [])
 
 

@@ -23,7 +23,9 @@ directories, not data. Making the next tree from it is then a walk that
 finds its entries already right (same inode as in ``compiled/``) and
 touches only what changed: creating thousands of directories afresh would
 cost more than the compile of one target. Nothing is written when the new
-tree would equal the old one.
+tree would equal the old one. After a first compile into an empty
+``compiled/`` the staging tree, whose files were linked in rather than
+moved, is the spare instead (:func:`_adopt_shells`).
 """
 
 from __future__ import annotations
