@@ -368,9 +368,15 @@ class Cache:
         ``run_started_ns``: when given, the dirs of targets found intact are
         stamped (unless they changed during this run), for the next run.
         """
+        candidates = self.inputs_unchanged(names, target_dirs, all_names)
+        return self.outputs_intact(candidates, target_dirs, compiled_dir, run_started_ns)
+
+    def inputs_unchanged(self, names: list[str], target_dirs: dict[str, str],
+                         all_names: list[str]) -> list[str]:
+        """The targets among ``names`` whose recorded inputs hash as they did (the first
+        half of :meth:`fresh`: the others must compile, whatever ``compiled/`` holds)."""
         if not self.enabled or not self.entries:
-            return set()
-        all_dirs = set(target_dirs.values())
+            return []
         if len(names) >= len(self._loaded) and self._table:
             # Every target is checked: check each dependency once, up front, so that
             # a target is a set test, not a loop over its dependencies.
@@ -379,7 +385,7 @@ class Cache:
                 if valid[i] is None:
                     valid[i] = hasher(kind, path) == digest
             self._bad = {i for i, ok in enumerate(valid) if not ok}
-        fresh = set()
+        out = []
         for name in names:
             entry = self.entries.get(name)
             if entry is None or entry.target_dir != target_dirs[name]:
@@ -394,6 +400,17 @@ class Cache:
                     continue
             # else its keys are made of these hashes, its name and dir, and the
             # fingerprint, all as they were: no need to make them again.
+            out.append(name)
+        return out
+
+    def outputs_intact(self, names: list[str], target_dirs: dict[str, str], compiled_dir: str,
+                       run_started_ns: int | None = None) -> set[str]:
+        """The targets among ``names`` (whose inputs are unchanged) whose files in
+        ``compiled/`` are exactly what they wrote (the second half of :meth:`fresh`)."""
+        all_dirs = set(target_dirs.values())
+        fresh = set()
+        for name in names:
+            entry = self.entries[name]
             if self._quick_intact(entry, compiled_dir) or (self._detailed(entry) and (
                     self._stamped_intact(entry, compiled_dir, run_started_ns) or self._scanned_intact(
                         entry, all_dirs, compiled_dir, run_started_ns))):

@@ -162,11 +162,14 @@ def _death(worker: _Worker) -> TargetResult:
 
 def run_targets(job: CompileJob, names: list[str], workers: int,
                 on_result: Callable[[TargetResult], None] | None = None,
-                close_fds: Sequence[int] = ()) -> list[TargetResult]:
-    """Compile ``names`` in ``workers`` forked processes; results sorted by target name.
+                close_fds: Sequence[int] = (),
+                more: Callable[[], list[str]] | None = None) -> list[TargetResult]:
+    """Compile ``names`` in up to ``workers`` forked processes; results sorted by target name.
 
     ``close_fds``: descriptors of this process that workers must not keep
-    (the run's lock).
+    (the run's lock). ``more``: called once the workers have their first
+    targets, while they compile; the targets it returns are compiled too
+    (the cache checks the outputs of the others meanwhile).
     """
     results: list[TargetResult] = []
 
@@ -191,6 +194,13 @@ def run_targets(job: CompileJob, names: list[str], workers: int,
             w = _spawn(job, list(pool.values()), close_fds)
             pool[w.conn] = w
             give(w)
+        if more is not None:
+            extra = more()
+            pending[:0] = reversed(extra)  # after the given ones: they pop from the end
+            while len(pool) < min(workers, len(names) + len(extra)):
+                w = _spawn(job, list(pool.values()), close_fds)
+                pool[w.conn] = w
+                give(w)
         busy = {c for c, w in pool.items() if w.target is not None}
         while busy:
             for conn in wait(list(busy)):
