@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,23 @@ def kcompile(*args: str, cwd: Path | str, env: dict | None = None, timeout: int 
         env={**os.environ, **(env or {})},
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+# Output and state dirs, which backdate leaves alone.
+NOT_SOURCES = {".git", "compiled", ".kcompile-cache", ".kcompile-staging"}
+
+
+def backdate(root: Path, seconds: int = 100) -> None:
+    """Make every source file under ``root`` look edited ``seconds`` ago, as after a checkout.
+
+    The cache never records a source changed just before a run (it may change
+    again unseen within one tick of the file clock), so tests that edit and
+    then compile age their edits to exercise the content hashes instead.
+    """
+    past = time.time() - seconds
+    for path in root.rglob("*"):
+        if path.is_file() and not NOT_SOURCES & set(path.relative_to(root).parts):
+            os.utime(path, (past, past))
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

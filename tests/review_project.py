@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import kcompile, write_tree
+from conftest import backdate, kcompile, write_tree
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
@@ -115,25 +115,13 @@ def commit(root: Path, message: str) -> None:
     git(root, "commit", "-q", "-m", message)
 
 
-def age(root: Path, seconds: int = 100) -> None:
-    """Make the sources look edited a while ago: the cache never records a source
-    changed just before a run (it may change again unseen within the clock's tick)."""
-    import time
-
-    old = time.time() - seconds
-    for path in root.rglob("*"):
-        if path.is_file() and not {".git", "compiled", ".kcompile-cache",
-                                   ".kcompile-staging"} & set(path.relative_to(root).parts):
-            os.utime(path, (old, old))
-
-
 def make_fleet(root: Path) -> Path:
     """The fleet, compiled and committed on ``main``."""
     write_tree(root, FILES)
     for name, secret in SECRETS.items():
         ref_file(root, f"targets/{name}/db", secret)
     git(root, "init", "-q", "-b", "main")
-    age(root)
+    backdate(root)
     run = kcompile(cwd=root)
     assert run.code == 0, run.err
     commit(root, "fleet")
@@ -156,7 +144,7 @@ def make_delta_read_alpha(root: Path) -> None:
                     output_path: peers
             """,
     })
-    age(root, 50)
+    backdate(root, 50)
     run = kcompile(cwd=root)
     assert run.code == 0, run.err
     commit(root, "peers")

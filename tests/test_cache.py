@@ -12,25 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, content, kcompile, simple_project, write_tree
+from conftest import REPO, backdate, content, kcompile, simple_project, write_tree
 from faults_support import start
 
 GEN = REPO / "bench" / "gen_inventory.py"
 SKIP = {"compiled", ".kcompile-cache", ".kcompile-staging"}
-
-
-def backdate(root: Path, seconds: int = 100) -> None:
-    """Make every source file look old, as after a checkout a while ago.
-
-    Files changed within a couple of seconds of a run are never cached (they
-    may have changed while being read), so tests age them to exercise the
-    content hashes, the cache's real line of defence.
-    """
-    past = time.time() - seconds
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in SKIP]
-        for name in filenames:
-            os.utime(os.path.join(dirpath, name), (past, past))
 
 
 def saved_stamps(proj: Path, target: str) -> dict[str, tuple[int, int, int]]:

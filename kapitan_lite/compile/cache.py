@@ -40,16 +40,17 @@ from .deps import Deps, Hasher
 
 CACHE_NAME = ".kcompile-cache"
 STATE_FILE = "state.json"
-# What each target wrote (files with their hashes, dirs, stamps), read only
-# when its quick check fails or the cache is saved.
+# What each target wrote (files with their hashes, dirs), read only when its
+# quick check fails, or when the cache is saved and it is written afresh.
 DETAILS_FILE = "details.json"
 # 3: each dependency, with the hash it had when recorded, is kept once in a
 # table that targets name by index.
 # 4: a target's written files and stamps live in DETAILS_FILE; STATE_FILE keeps
 # their names and one checksum of their stats (``quick``).
-# 5: ``quick`` keeps the checksum of the files' stats apart, so that a commit can
-# restamp a target's dirs without its details; the details of targets recorded
-# since DETAILS_FILE was written live in STATE_FILE (``more_details``).
+# 5: the dir stamps move to STATE_FILE's ``quick``, which keeps the checksum of the
+# files' stats apart, so that a commit can restamp a target's dirs without its
+# details; the details of targets recorded since DETAILS_FILE was written live
+# in STATE_FILE (``more_details``).
 FORMAT = 5
 # Targets whose details STATE_FILE may carry before DETAILS_FILE is written afresh.
 _MORE_AT_MOST = 64
@@ -644,30 +645,17 @@ class Cache:
     def _dep_table(self, fresh_table: bool) -> tuple[list[tuple[str, str, str]], Any]:
         """The dependency table to save, and how to get a target's indexes into it.
 
-        Unless ``fresh_table``, the loaded table is kept and targets recorded
-        since are added to it, so that saving costs what changed.
+        Unless ``fresh_table``, the loaded table is kept, targets not recorded
+        since keep their indexes, and new dependencies are appended, so that
+        saving costs what changed.
         """
-        if fresh_table:
-            index: dict[tuple[str, str, str], int] = {}
-            table: list[tuple[str, str, str]] = []
-
-            def add(d: tuple[str, str, str]) -> int:
-                i = index.get(d)
-                if i is None:
-                    i = index[d] = len(table)
-                    table.append(d)
-                return i
-
-            return table, lambda n, e: [add(d) for d in self._dep_hashes(n, e)]
-        table = list(self._table)
-        index = {}
+        table = [] if fresh_table else list(self._table)
+        index = {d: i for i, d in enumerate(table)}
 
         def ids_of(n: str, e: Entry) -> list[int]:
-            loaded = self._loaded.get(n)
+            loaded = None if fresh_table else self._loaded.get(n)
             if loaded is not None:
                 return loaded
-            if not index:
-                index.update((d, i) for i, d in enumerate(table))
             out = []
             for d in self._dep_hashes(n, e):
                 i = index.get(d)

@@ -185,8 +185,8 @@ def _compile_project(settings: Settings, names: list[str] | None,
                   enabled=settings.cache and not settings.reveal)
     gc.freeze()  # see _frozen_heap
     candidates = store.inputs_unchanged(selected, target_dirs, inventory.names())
-    unchecked = set(candidates)
-    early = [n for n in selected if n not in unchecked]  # their inputs changed: they compile
+    same_inputs = set(candidates)
+    early = [n for n in selected if n not in same_inputs]  # their inputs changed: they compile
     report = CompileReport(targets=selected)
     fresh: set[str] = set()
 
@@ -204,10 +204,9 @@ def _compile_project(settings: Settings, names: list[str] | None,
 
     # With targets to compile already, the workers start on them while this process
     # checks the others' outputs (some 20,000 stat calls at 1000 targets) and gives
-    # them those found damaged. Not with reveal, nor with an engine that renders
-    # every stale target at once before the workers fork.
-    overlap = bool(early and candidates) and not settings.reveal and not getattr(
-        inventory.engine, "batch", False)
+    # them those found damaged. Not with an engine that renders every stale target
+    # at once before the workers fork (and --reveal, which has no cache, has no others).
+    overlap = bool(early and candidates) and not getattr(inventory.engine, "batch", False)
     stale = early if overlap else early + check_outputs()
 
     results: list[TargetResult] = []
@@ -265,8 +264,8 @@ def _compile_project(settings: Settings, names: list[str] | None,
                 late.extend(check_outputs())
                 return late
 
-            results = run_targets(job, stale, settings.workers(len(stale) + len(candidates)
-                                                               if overlap else len(stale)),
+            results = run_targets(job, stale,
+                                  settings.workers(len(stale) + (len(candidates) if overlap else 0)),
                                   on_result,
                                   close_fds=[staging.lock_fd] if staging.lock_fd else [],
                                   more=more if overlap else None)

@@ -271,7 +271,7 @@ def _walk_old(compiled_dir: str, tree: Tree, compiled: dict[str, Manifest],
             if e.is_dir(follow_symlinks=False):
                 found = intact.get(rel)
                 r = record.dirs.get(rel) if found else None
-                if r and found and [found[0], found[2]] == r[1:3]:  # as found, and as recorded
+                if r and [found[0], found[2]] == r[1:3]:  # as found, and as recorded
                     tree.live_stamps[rel] = found
                     visit_dir(rel, r[0], owner, ctx)
                     continue
@@ -510,15 +510,14 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
         raise KeyboardInterrupt(f"signal {noted[0]}")
     pause("after the swap")
     default = 0o777 & ~_umask()
+    modes = {d: default if m is None else m for d, m in tree.dirs.items()}
     if adopt:
-        _adopt_shells(staging, compiled_dir, new_root,
-                      {d: default if m is None else m for d, m in tree.dirs.items()})
+        _adopt_shells(staging, compiled_dir, new_root, modes)
     elif keep_spare:
         changed = touched | _prune_spare(tree, new_root) | {""}
         try:
-            save_record(staging.root, {d: default if m is None else m for d, m in tree.dirs.items()},
-                        record, tree.trusted, tree.live_stamps, tree.spare_stamps, changed,
-                        started_ns)
+            save_record(staging.root, modes, record, tree.trusted, tree.live_stamps,
+                        tree.spare_stamps, changed, started_ns)
         except OSError:  # only a hint: without it the next commit walks both trees
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(staging.root, RECORD_NAME))
