@@ -273,3 +273,19 @@ def test_errors_name_the_inventory_not_the_rewritten_copy(tmp_path: Path, backen
     assert got.returncode == 2
     assert got.stderr.splitlines()[0] == \
         "inventory/targets/t.yml:4: t: undefined reference ${nope} (in parameter a)"
+
+
+@pytest.mark.parametrize("backend", ["reclass", "reclass-rs"])
+def test_the_rewritten_copy_is_removed_when_kcompile_ends(tmp_path: Path, backend: str) -> None:
+    # kcompile ends without the interpreter's teardown (cli._leave): its exit
+    # handlers, which remove the copy these engines read, must still run.
+    root = _small(tmp_path / "project", ["apps.*"])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)}
+    got = subprocess.run([sys.executable, "-m", "kapitan_lite", "-t", "t", "--backend", backend,
+                          "--enable-class-wildcards"], cwd=root, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert got.returncode == 0, got.stderr
+    assert "1 compiled" in got.stderr
+    assert list(scratch.iterdir()) == []

@@ -34,10 +34,23 @@ def test_memo_answers_by_stat_and_never_hides_a_new_force_fetch(tmp_path):
     cls.write_text("parameters:\n  force_fetch: 1\n")
     assert cls.stat().st_size == before.st_size
     os.utime(cls, ns=(before.st_atime_ns, before.st_mtime_ns))
+    memo_inode = os.stat(memo).st_ino
     assert mentions_force_fetch(str(inv), memo) is True
-    # Just changed: not noted, so the next run reads it again too.
-    assert str(cls) not in json.loads(Path(memo).read_text())
+    # Just changed: its new stamp is not noted. The memo keeps the old one, which no
+    # longer matches, so the next run reads it again too; and a run right after an
+    # edit does not rewrite the memo.
+    st = cls.stat()
+    noted = json.loads(Path(memo).read_text())
+    assert noted[str(cls)][:4] != [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    assert os.stat(memo).st_ino == memo_inode
     assert mentions_force_fetch(str(inv), memo) is True
+    # Once it is old enough, it is noted again, with what it says now.
+    _age(cls)
+    time.sleep(2.1)
+    assert mentions_force_fetch(str(inv), memo) is True
+    st = cls.stat()
+    assert json.loads(Path(memo).read_text())[str(cls)] == [
+        st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, 1]
 
 
 def test_no_memo_is_written_without_its_dir(tmp_path):

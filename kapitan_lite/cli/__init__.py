@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import signal
 import sys
-from typing import Any
+import threading
+from typing import Any, NoReturn
 
 
 def _interrupted(signum: int, _frame: Any) -> None:
@@ -21,7 +24,37 @@ def main(argv: list[str] | None = None) -> None:
 
     for sig, handler in previous.items():
         signal.signal(sig, handler)
-    run(argv)
+    try:
+        run(argv)
+    except SystemExit as exc:
+        if threading.active_count() > 1:
+            raise  # the interpreter's own exit joins the other threads
+        _leave(exc.code)
+    raise SystemExit(0)
+
+
+def _leave(code: object) -> NoReturn:
+    """End the process as ``sys.exit(code)`` would, without the interpreter's teardown.
+
+    The teardown frees, one by one, the hundreds of thousands of objects a
+    run holds (the cache, the inventory): some 20 ms at 1000 targets, a
+    twentieth of a class edit's run, that change nothing. The exit handlers
+    still run and the output is still flushed.
+    """
+    atexit._run_exitfuncs()
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # as the interpreter does with sys.exit("message")
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = status or 120  # the interpreter's status when its final flush fails
+    os._exit(status)
 
 
 def __getattr__(name: str) -> Any:

@@ -45,6 +45,10 @@ def mentions_force_fetch(inventory_path: str, memo: str | None = None) -> bool:
                 continue
             if max(stamp[2], stamp[3]) < recent:
                 noted[path] = [*stamp, says]
+            elif seen is not None:
+                # Kept as it was: its stamp no longer matches, so it is read again
+                # next time, and a run just after an edit need not rewrite the memo.
+                noted[path] = seen
             found = found or bool(says)
     if memo and noted != known:
         _save(memo, noted)
@@ -67,10 +71,11 @@ def _save(memo: str, noted: dict[str, list[int]]) -> None:
     """Write the memo atomically; a memo that can't be written costs only reads."""
     if not os.path.isdir(os.path.dirname(memo) or "."):
         return
+    # A name of this process's own, not tempfile's: importing tempfile costs more
+    # than the rest of a run's check.
+    tmp = f"{memo}.{os.getpid()}.tmp"
     try:
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(memo) or ".", prefix=".force-fetch-")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError:
         return
     try:
