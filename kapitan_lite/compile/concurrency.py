@@ -32,11 +32,10 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing import Pipe
-from multiprocessing.connection import Connection, wait
 
 from ..errors import Problem
 from ..lifetime import die_with_parent
+from .channel import Channel, pair, wait
 from .target import CompileJob, TargetResult, compile_target
 
 _SLOT_SIZE = 4096
@@ -76,12 +75,12 @@ class _Slot:
 @dataclass
 class _Worker:
     pid: int
-    conn: Connection
+    conn: Channel
     slot: _Slot
     target: str | None = None  # the target it was last given
 
 
-def _serve(job: CompileJob, conn: Connection, slot: _Slot) -> None:
+def _serve(job: CompileJob, conn: Channel, slot: _Slot) -> None:
     job.on_item = slot.write
     while True:
         try:
@@ -101,7 +100,7 @@ def _serve(job: CompileJob, conn: Connection, slot: _Slot) -> None:
 
 
 def _spawn(job: CompileJob, others: Sequence[_Worker], close_fds: Sequence[int]) -> _Worker:
-    parent_end, child_end = Pipe()
+    parent_end, child_end = pair()
     slot = _Slot()
     parent = os.getpid()
     sys.stdout.flush()
@@ -179,7 +178,7 @@ def run_targets(job: CompileJob, names: list[str], workers: int,
             on_result(res)
 
     pending = list(reversed(names))  # popped from the end: in the given order
-    pool: dict[Connection, _Worker] = {}
+    pool: dict[Channel, _Worker] = {}
 
     def give(w: _Worker) -> None:
         if pending:

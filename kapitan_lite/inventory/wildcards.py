@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +161,10 @@ def materialize(expansion: Expansion) -> str:
     keys in their order), so kapicorp-reclass and reclass-rs read what they
     read under Kapitan.
     """
+    # Imported here: only the engines other than kcompile's own read a copy.
+    import shutil
+    import tempfile
+
     src = os.path.abspath(expansion.inventory_path)
     tmp = tempfile.mkdtemp(prefix="kcompile-wildcards-")
     dest = os.path.join(tmp, os.path.basename(src) or "inventory")
@@ -181,6 +183,8 @@ def materialize(expansion: Expansion) -> str:
 
 def remove(path: str) -> None:
     """Remove a copy made by :func:`materialize`."""
+    import shutil
+
     shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 

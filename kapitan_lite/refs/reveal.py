@@ -18,7 +18,6 @@ import os
 import sys
 import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import yaml
@@ -150,6 +149,8 @@ class Revealer:
         for ref in todo.values():  # create SDK clients once, before the threads share them
             with contextlib.suppress(RefError):
                 self.backends.get(ref.type)
+        from concurrent.futures import ThreadPoolExecutor  # only to prefetch
+
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             for _ in pool.map(self._try_plaintext, todo.values()):
                 pass
