@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import content, kcompile, simple_project, snapshot, write_tree
+from conftest import backdate, content, kcompile, simple_project, snapshot, write_tree
 
 
 def test_recompile_leaves_unchanged_files_untouched(project):
@@ -74,6 +74,38 @@ def test_nested_dotted_targets_do_not_clobber_each_other(tmp_path):
     tree = content(root / "compiled")
     assert tree["my/dotted/manifests/app.yml"][0] == b"name: my.dotted\nreplicas: 2"
     assert tree["my/manifests/app.yml"][0] == b"name: my\nreplicas: 1"
+
+
+def test_a_target_inside_another_comes_through_the_read_made_while_compiling(tmp_path):
+    """With the cache on, the run reads what the commit keeps of compiled/ while the
+    workers compile, leaving the compiled targets' dirs for after: a target whose dir
+    holds another's, or lies in another's, still comes out exactly as a clean compile."""
+    def set_target(root: Path, name: str, replicas: str) -> None:
+        full = "  target_name: ${_reclass_:name:full}\n" if name == "my.dotted" else ""
+        (root / f"inventory/targets/{name}.yml").write_text(
+            f"classes: [common]\nparameters:\n  replicas: {replicas}\n{full}")
+
+    def project(root: Path) -> Path:
+        root = simple_project(root, targets={"my": "1", "my.dotted": "2", "other": "3"})
+        set_target(root, "my.dotted", "2")  # compiled/my/dotted, inside compiled/my
+        return root
+
+    root = project(tmp_path / "p")
+    backdate(root)
+    assert kcompile(cwd=root).code == 0
+    assert kcompile(cwd=root).code == 0  # every target stamped
+    edits = [("my", "7"), ("my.dotted", "8"), ("my", "9")]
+    for i, (name, replicas) in enumerate(edits):
+        set_target(root, name, replicas)
+        backdate(root)
+        run = kcompile(cwd=root)
+        assert run.code == 0, run.err
+        assert "1 compiled, 2 unchanged (cache)" in run.err
+        clean = project(tmp_path / f"clean{i}")
+        for done in edits[:i + 1]:
+            set_target(clean, *done)
+        assert kcompile("--no-cache", cwd=clean).code == 0
+        assert content(root / "compiled") == content(clean / "compiled")
 
 
 SLOW_FILTER = """\

@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         run(argv)
     except SystemExit as exc:
-        if threading.active_count() > 1:
-            raise  # the interpreter's own exit joins the other threads
+        if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
+            raise  # the interpreter's own exit joins the threads, and lets a profiler write
         _leave(exc.code)
     raise SystemExit(0)
 

@@ -195,16 +195,23 @@ class Cache:
 
     # -- reading -------------------------------------------------------------
     def _load(self) -> None:
+        # Loading makes some 200,000 objects, none of them in a cycle: the
+        # collector's passes over them would only cost time. The collector is
+        # off until they are all made (a pass over them as they are made
+        # would cost as much), and the run then freezes them (run._frozen_heap).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._load_state()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _load_state(self) -> None:
         try:
             with open(os.path.join(self.dir, STATE_FILE), "rb") as fp:
                 raw = fp.read()
-            # Decoding makes some 200,000 objects, none of them in a cycle: the
-            # collector's passes over them would only cost time.
-            gc.disable()
-            try:
-                state = json.loads(raw)
-            finally:
-                gc.enable()
+            state = json.loads(raw)
             if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
                 return
             table = [(str(kind), str(path), str(digest)) for kind, path, digest in state["deps"]]

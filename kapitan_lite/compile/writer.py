@@ -169,19 +169,43 @@ def unchanged(compiled_dir: str, manifests: list[Manifest], all_target_dirs: set
     return True
 
 
-def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
-              all_target_dirs: set[str], full: bool, record: Record | None = None,
-              spare: str = "", intact: dict[str, Stamp] | None = None) -> Tree:
-    """Read ``compiled/`` and the manifests; say what the new tree holds, writing nothing.
+@dataclass
+class OldTree:
+    """What a commit read of the old tree, and what it left for once the output is known."""
 
-    ``intact``: dirs of targets this run found intact, with their stamps as
-    found (see :func:`commit`).
+    started_ns: int  # when the reading began
+    record: Record
+    walk: _OldWalk  # as far as it went: the compiled targets' dirs are left
+
+
+def read_old_tree(staging: Staging, compiled_dir: str, compiling: set[str],
+                  all_target_dirs: set[str], full: bool,
+                  intact: dict[str, Stamp] | None = None) -> OldTree:
+    """Read ``compiled/`` except the dirs of the targets being compiled (``compiling``).
+
+    A run may do this while the workers compile (``run.py``): it is most of
+    a commit's reading at 1000 targets. What it finds there is what the
+    commit keeps, as a later read would have found it.
     """
-    tree = Tree()
+    pause("before reading the old tree")
+    started_ns = time.time_ns()
+    record = Record.load(staging.root)
+    walk = _OldWalk(compiled_dir, all_target_dirs, full, record, staging.next, intact or {},
+                    compiling)
+    walk.start()
+    return OldTree(started_ns, record, walk)
+
+
+def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
+              all_target_dirs: set[str], full: bool, old: OldTree) -> Tree:
+    """Finish reading ``compiled/`` with the manifests; say what the new tree holds.
+
+    Writes nothing. ``old``: what :func:`read_old_tree` read of it.
+    """
     compiled = {m.target_dir: m for m in manifests}
-    ancestors = _ancestors(all_target_dirs)
-    old_modes = _walk_old(compiled_dir, tree, compiled, all_target_dirs, ancestors, full,
-                          record or Record({}), spare, intact or {})
+    walk = old.walk
+    walk.finish(compiled)
+    tree, old_modes = walk.tree, walk.modes
     tree.old_dirs = len(old_modes)
 
     def need(rel: str) -> None:  # a dir of the new tree, with its parents
@@ -216,77 +240,111 @@ def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
     return tree
 
 
-def _walk_old(compiled_dir: str, tree: Tree, compiled: dict[str, Manifest],
-              all_target_dirs: set[str], ancestors: set[str], full: bool,
-              record: Record, spare: str, intact: dict[str, Stamp]) -> dict[str, int]:
-    """Walk the old tree: note what is kept as it is and what goes; return its dirs' modes.
+class _OldWalk:
+    """A walk of the old tree: notes what is kept as it is and what goes, and dirs' modes.
 
     A kept dir that the record vouches for in both trees is not read: its
-    files are in the spare already.
+    files are in the spare already. The dirs of the targets in ``pending``
+    are left for :meth:`finish`, which knows their manifests (``compiled``).
     """
-    modes: dict[str, int] = {}
-    try:
-        tree.root_mode = stat.S_IMODE(os.stat(compiled_dir).st_mode)
-    except FileNotFoundError:
-        return modes
-    # (dir, the target it belongs to, how its entries are treated):
-    # "foreign" outside every target, "keep" kept as it is, "compiled" a compiled target's.
-    stack: list[tuple[str, str, str]] = [("", "", "foreign")]
 
-    def visit_dir(rel: str, mode: int, owner: str, ctx: str) -> None:
-        modes[rel] = mode
-        if rel in compiled:
-            tree.differs |= not compiled[rel].present
-            stack.append((rel, rel, "compiled"))
-        elif rel in all_target_dirs or ctx == "keep":
+    def __init__(self, compiled_dir: str, all_target_dirs: set[str], full: bool,
+                 record: Record, spare: str, intact: dict[str, Stamp], pending: set[str]):
+        self.compiled_dir, self.all_target_dirs, self.full = compiled_dir, all_target_dirs, full
+        self.ancestors = _ancestors(all_target_dirs)
+        self.record, self.spare, self.intact, self.pending = record, spare, intact, pending
+        self.tree = Tree()
+        self.modes: dict[str, int] = {}  # each dir read, with its mode
+        self.compiled: dict[str, Manifest] = {}
+        self.deferred: list[str] = []
+        # (dir, the target it belongs to, how its entries are treated): "foreign"
+        # outside every target, "keep" kept as it is, "compiled" a compiled target's.
+        self.stack: list[tuple[str, str, str]] = []
+
+    def start(self) -> None:
+        """Walk from the root."""
+        try:
+            self.tree.root_mode = stat.S_IMODE(os.stat(self.compiled_dir).st_mode)
+        except FileNotFoundError:
+            return
+        self.stack.append(("", "", "foreign"))
+        self._walk()
+
+    def finish(self, compiled: dict[str, Manifest]) -> None:
+        """Walk the dirs :meth:`start` left, now that the targets' manifests are known."""
+        self.compiled, self.pending = compiled, set()
+        for rel in self.deferred:
+            self._compiled_dir(rel)
+        self._walk()
+
+    def _compiled_dir(self, rel: str) -> None:
+        m = self.compiled.get(rel)
+        if m is None:  # compiled, but without output to commit: kept as it is
+            self.tree.dirs[rel] = self.modes[rel]
+            self.stack.append((rel, rel, "keep"))
+            return
+        self.tree.differs |= not m.present
+        self.stack.append((rel, rel, "compiled"))
+
+    def _visit_dir(self, rel: str, mode: int, owner: str, ctx: str) -> None:
+        tree, compiled = self.tree, self.compiled
+        self.modes[rel] = mode
+        if rel in self.pending:
+            self.deferred.append(rel)
+        elif rel in compiled:
+            self._compiled_dir(rel)
+        elif rel in self.all_target_dirs or ctx == "keep":
             tree.dirs[rel] = mode
-            stack.append((rel, rel if rel in all_target_dirs else owner, "keep"))
+            self.stack.append((rel, rel if rel in self.all_target_dirs else owner, "keep"))
         elif ctx == "compiled" and (rel[len(owner) + 1:] in compiled[owner].dirs
-                                    or rel in ancestors):
-            stack.append((rel, owner, "compiled"))
-        elif ctx == "foreign" and rel in ancestors:
+                                    or rel in self.ancestors):
+            self.stack.append((rel, owner, "compiled"))
+        elif ctx == "foreign" and rel in self.ancestors:
             tree.dirs[rel] = mode
-            stack.append((rel, "", "foreign"))
-        elif ctx == "foreign" and not full:
+            self.stack.append((rel, "", "foreign"))
+        elif ctx == "foreign" and not self.full:
             tree.dirs[rel] = mode
-            stack.append((rel, "", "keep"))
+            self.stack.append((rel, "", "keep"))
         else:  # a stale dir, or foreign output a full compile drops
             tree.differs = True
             tree.gone_dirs.append(rel)
 
-    while stack:
-        rel_dir, owner, ctx = stack.pop()
-        if ctx == "keep":
-            mode, a, b = record.trusted(rel_dir, compiled_dir, spare, intact.get(rel_dir))
-            if a:
-                tree.live_stamps[rel_dir] = a
-            if b:
-                tree.spare_stamps[rel_dir] = b
-            if mode is not None:  # its files are in the spare already: not read
-                tree.trusted.add(rel_dir)
-                for child in record.children(rel_dir):
-                    visit_dir(child, record.mode(child, compiled_dir), owner, ctx)
-                continue
-        for rel, e in _entries(compiled_dir, rel_dir):
-            if e.is_dir(follow_symlinks=False):
-                found = intact.get(rel)
-                r = record.dirs.get(rel) if found else None
-                if r and [found[0], found[2]] == r[1:3]:  # as found, and as recorded
-                    tree.live_stamps[rel] = found
-                    visit_dir(rel, r[0], owner, ctx)
+    def _walk(self) -> None:
+        tree, record, intact, stack = self.tree, self.record, self.intact, self.stack
+        compiled_dir, compiled, visit_dir = self.compiled_dir, self.compiled, self._visit_dir
+        while stack:
+            rel_dir, owner, ctx = stack.pop()
+            if ctx == "keep":
+                mode, a, b = record.trusted(rel_dir, compiled_dir, self.spare,
+                                            intact.get(rel_dir))
+                if a:
+                    tree.live_stamps[rel_dir] = a
+                if b:
+                    tree.spare_stamps[rel_dir] = b
+                if mode is not None:  # its files are in the spare already: not read
+                    tree.trusted.add(rel_dir)
+                    for child in record.children(rel_dir):
+                        visit_dir(child, record.mode(child, compiled_dir), owner, ctx)
                     continue
-                st = e.stat(follow_symlinks=False)
-                tree.live_stamps[rel] = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
-                visit_dir(rel, stat.S_IMODE(st.st_mode), owner, ctx)
-            elif ctx == "keep" or (ctx == "foreign" and not full):
-                tree.links.append(rel)
-                tree.inodes[rel] = e.inode()
-            elif ctx == "compiled" and rel[len(owner) + 1:] in compiled[owner].files:
-                tree.inodes[rel] = e.inode()  # linked unless changed (see plan_tree)
-            else:
-                tree.differs = True  # stale or foreign: not in the new tree
-                tree.gone.append(rel)
-    return modes
+            for rel, e in _entries(compiled_dir, rel_dir):
+                if e.is_dir(follow_symlinks=False):
+                    found = intact.get(rel)
+                    r = record.dirs.get(rel) if found else None
+                    if r and [found[0], found[2]] == r[1:3]:  # as found, and as recorded
+                        tree.live_stamps[rel] = found
+                        visit_dir(rel, r[0], owner, ctx)
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                    tree.live_stamps[rel] = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+                    visit_dir(rel, stat.S_IMODE(st.st_mode), owner, ctx)
+                elif ctx == "keep" or (ctx == "foreign" and not self.full):
+                    tree.links.append(rel)
+                    tree.inodes[rel] = e.inode()
+                elif ctx == "compiled" and rel[len(owner) + 1:] in compiled[owner].files:
+                    tree.inodes[rel] = e.inode()  # linked unless changed (see plan_tree)
+                else:
+                    tree.differs = True  # stale or foreign: not in the new tree
+                    tree.gone.append(rel)
 
 
 def _entries(root: str, rel_dir: str) -> list[tuple[str, os.DirEntry[str]]]:
@@ -461,7 +519,8 @@ def _umask() -> int:
 
 def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
            all_target_dirs: set[str], full: bool, keep_spare: bool = True,
-           intact: dict[str, Stamp] | None = None) -> Committed | None:
+           intact: dict[str, Stamp] | None = None, old: OldTree | None = None
+           ) -> Committed | None:
     """Make ``compiled/`` hold exactly the staged output of these targets, all or nothing.
 
     With ``full`` (every target of the inventory compiled), anything in
@@ -476,16 +535,17 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     holding exactly their output, with the stamps they had then. Such a dir
     that the record vouches for comes from the spare without a look at
     ``compiled/``: the new tree holds the target's output even if something
-    changed it since the check.
+    changed it since the check. ``old``: the old tree as :func:`read_old_tree`
+    read it already (with ``intact`` and every compiled target's dir).
     """
     if unchanged(compiled_dir, manifests, all_target_dirs, full):
         return None
     new_root = staging.next
-    pause("before reading the old tree")
-    started_ns = time.time_ns()
-    record = Record.load(staging.root)
-    tree = plan_tree(compiled_dir, staging.compiled, manifests, all_target_dirs, full,
-                     record, new_root, intact)
+    if old is None:
+        old = read_old_tree(staging, compiled_dir, {m.target_dir for m in manifests},
+                            all_target_dirs, full, intact)
+    started_ns, record = old.started_ns, old.record
+    tree = plan_tree(compiled_dir, staging.compiled, manifests, all_target_dirs, full, old)
     if not tree.differs:
         return None
     # A first compile (the old tree lacks most dirs of the new one) would make a
