@@ -41,7 +41,7 @@ def _leave(code: object) -> NoReturn:
     twentieth of a class edit's run, that change nothing. The exit handlers
     still run and the output is still flushed.
     """
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # what the interpreter's own exit runs first
     if code is None:
         status = 0
     elif isinstance(code, int):

@@ -86,6 +86,7 @@ def compile_targets(opts: dict[str, Any]) -> int:
         seconds[result.name] = sum(result.timings.values())
         progress.advance(result)
 
+    _FREED_BY_EXIT.clear()  # the one before, if any, is freed now
     try:
         report = compile_project(settings, names or None, labels or None,
                                  on_result=on_result, on_start=progress.start,

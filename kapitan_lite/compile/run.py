@@ -180,6 +180,7 @@ def _compile_project(settings: Settings, names: list[str] | None,
         inventory = Inventory(settings.inventory_path, settings.backend,
                               settings.compose_target_name, settings.class_wildcards)
     selected = inventory.select(names, labels)
+    full = set(selected) == set(inventory.targets)  # every target of the inventory
     target_dirs = {n: tf.output_dir for n, tf in inventory.targets.items()}
     all_dirs = set(target_dirs.values())
 
@@ -261,7 +262,6 @@ def _compile_project(settings: Settings, names: list[str] | None,
             )
             gc.freeze()  # what the workers inherit, too
             late: list[str] = []
-            full = set(selected) == set(inventory.targets)
             old: list[OldTree] = []
 
             def more() -> list[str]:
@@ -296,7 +296,7 @@ def _compile_project(settings: Settings, names: list[str] | None,
             report.timings["write"] = time.monotonic() - t_apply
     elif before_commit is not None:
         before_commit(inventory, _new_files(settings.compiled_dir, "", [], fresh, target_dirs))
-    if not stale and set(selected) == set(inventory.targets) \
+    if not stale and full \
             and has_foreign(settings.compiled_dir, all_dirs):
         # Nothing to compile, but a full compile still removes foreign output.
         with Staging(settings.output_path) as staging:
@@ -319,7 +319,7 @@ def _compile_project(settings: Settings, names: list[str] | None,
                      settings.compiled_dir, inventory.names(), started_ns)
     try:
         store.save(keep=set(inventory.targets), run_started_ns=started_ns,
-                   everything=set(selected) == set(inventory.targets))
+                   everything=full)
     except OSError as exc:  # compiled/ is written: a cache that can't be saved costs a compile
         report.warnings.append(f"could not save the incremental cache ({exc.strerror or exc}): "
                                "the next run compiles these targets again")

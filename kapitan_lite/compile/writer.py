@@ -174,8 +174,7 @@ class OldTree:
     """What a commit read of the old tree, and what it left for once the output is known."""
 
     started_ns: int  # when the reading began
-    record: Record
-    walk: _OldWalk  # as far as it went: the compiled targets' dirs are left
+    walk: _OldWalk  # as far as it went (its record too): the compiled targets' dirs are left
 
 
 def read_old_tree(staging: Staging, compiled_dir: str, compiling: set[str],
@@ -193,7 +192,7 @@ def read_old_tree(staging: Staging, compiled_dir: str, compiling: set[str],
     walk = _OldWalk(compiled_dir, all_target_dirs, full, record, staging.next, intact or {},
                     compiling)
     walk.start()
-    return OldTree(started_ns, record, walk)
+    return OldTree(started_ns, walk)
 
 
 def plan_tree(compiled_dir: str, staged_root: str, manifests: list[Manifest],
@@ -544,7 +543,7 @@ def commit(staging: Staging, compiled_dir: str, manifests: list[Manifest],
     if old is None:
         old = read_old_tree(staging, compiled_dir, {m.target_dir for m in manifests},
                             all_target_dirs, full, intact)
-    started_ns, record = old.started_ns, old.record
+    started_ns, record = old.started_ns, old.walk.record
     tree = plan_tree(compiled_dir, staging.compiled, manifests, all_target_dirs, full, old)
     if not tree.differs:
         return None
