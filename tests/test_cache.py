@@ -1,7 +1,6 @@
 """The incremental cache: it skips unchanged targets and never serves stale output."""
 
 import hashlib
-import json
 import os
 import random
 import re
@@ -15,13 +14,27 @@ import pytest
 from conftest import REPO, backdate, content, kcompile, simple_project, write_tree
 from faults_support import start
 
+from kapitan_lite.compile import cachefile
+
 GEN = REPO / "bench" / "gen_inventory.py"
 SKIP = {"compiled", ".kcompile-cache", ".kcompile-staging"}
 
 
+def read_cache(proj: Path, name: str = "state.bin"):
+    """What one of the cache's files holds."""
+    return cachefile.read(str(proj / ".kcompile-cache" / name))
+
+
+def write_cache(proj: Path, data, name: str = "state.bin") -> bytes:
+    """Replace one of the cache's files with ``data``, as kcompile writes them; its bytes."""
+    raw = cachefile.encode(data)
+    (proj / ".kcompile-cache" / name).write_bytes(raw)
+    return raw
+
+
 def saved_stamps(proj: Path, target: str) -> dict[str, tuple[int, int, int]]:
     """A target's dirs with the inode, mtime and ctime the saved cache stamps them with."""
-    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    state = read_cache(proj)
     quick = state["targets"][target]["quick"]
     if quick is None:
         return {}
@@ -31,8 +44,8 @@ def saved_stamps(proj: Path, target: str) -> dict[str, tuple[int, int, int]]:
 
 def saved_details(proj: Path) -> dict:
     """What the saved cache says each target wrote: the details file, and the state's newer ones."""
-    details = json.loads((proj / ".kcompile-cache/details.json").read_text())
-    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    details = read_cache(proj, "details.bin")
+    state = read_cache(proj)
     return {**details, **state["more_details"]}
 
 
@@ -103,44 +116,73 @@ def test_tampered_output_is_restored(proj, tmp_path):
 
 
 def test_corrupt_or_foreign_cache_is_ignored(proj, tmp_path):
-    state = proj / ".kcompile-cache/state.json"
-    state.write_text("{not json")
+    state = proj / ".kcompile-cache/state.bin"
+    state.write_text("{not a cache file")
     assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)  # stamps every target's dirs
     # A record that does not match what alpha wrote: its quick check fails, and
     # the details say another file was written.
-    data = json.loads(state.read_text())
+    data = read_cache(proj)
     data["targets"]["alpha"]["quick"][2] += 1
-    state.write_text(json.dumps(data))
-    details_file = proj / ".kcompile-cache/details.json"
-    details = json.loads(details_file.read_bytes())
+    write_cache(proj, data)
+    details_file = proj / ".kcompile-cache/details.bin"
+    details = read_cache(proj, "details.bin")
     details["alpha"]["files"]["manifests/app.yml"][0] = "0" * 64
     details["alpha"]["files"]["manifests/app.yml"][3] = 1
-    raw = json.dumps(details).encode()
-    details_file.write_bytes(raw)
+    raw = write_cache(proj, details, "details.bin")
     data["details"] = hashlib.sha256(raw).hexdigest()
-    state.write_text(json.dumps(data))
+    write_cache(proj, data)
     assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
     # Details that are not those the state was saved with are not trusted: every
     # target whose quick check fails compiles again.
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
-    data = json.loads(state.read_text())
+    data = read_cache(proj)
     for record in data["targets"].values():
         record["quick"] = None
-    state.write_text(json.dumps(data))
+    write_cache(proj, data)
     details_file.write_bytes(details_file.read_bytes() + b" ")
     assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
     # A quick record of the wrong shape is no crash: the targets are checked file by file.
-    data = json.loads(state.read_text())
+    data = read_cache(proj)
     for record in data["targets"].values():
         record["quick"] = [[1, None], "manifests/app.yml", 7]
-    state.write_text(json.dumps(data))
+    write_cache(proj, data)
     run = kcompile(cwd=proj)
     assert run.code == 0, run.err
     assert compiled_counts(run) == (0, 3)
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+
+
+def test_a_damaged_cache_file_or_one_of_another_python_is_ignored(proj, tmp_path):
+    """One changed byte of the payload, a cut file, or the header of another
+    Python's marshal format: the file is treated as missing, never trusted."""
+    state = proj / ".kcompile-cache/state.bin"
+    good = state.read_bytes()
+    flipped = bytearray(good)
+    flipped[-20] ^= 0x01
+    tag = sys.implementation.cache_tag.encode()
+    for bad in (bytes(flipped), good[: len(good) // 2],
+                good.replace(tag, b"cpython-299", 1)):
+        state.write_bytes(bad)
+        with pytest.raises(ValueError):
+            cachefile.decode(bad)
+        assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
+        assert content(proj / "compiled") == clean_compile(proj, tmp_path)
+        assert cachefile.read(str(state))["targets"].keys() == {"alpha", "beta", "gamma"}
+
+
+def test_the_json_files_of_an_older_cache_are_removed(proj):
+    """kcompile 0.1's cache kept state.json and details.json: the first save drops them."""
+    for old in ("state.json", "details.json"):
+        (proj / ".kcompile-cache" / old).write_text("{}")
+    (proj / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 9\n")
+    assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
+    names = {p.name for p in (proj / ".kcompile-cache").iterdir()}
+    assert {"state.bin", "details.bin"} <= names
+    assert not names & {"state.json", "details.json"}
 
 
 def test_cache_ignores_itself_in_git(proj):
@@ -291,7 +333,7 @@ def test_same_size_edit_with_its_times_set_back_is_seen(proj, tmp_path):
     the mtime back after an edit still moves the ctime, so the edit is seen."""
     time.sleep(0.2)  # older than the racy window: the next run notes the files' stats
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
-    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    state = read_cache(proj)
     footer = str(Path("templates/footer.txt"))
     assert footer in state["files"]  # trusted by its stat from now on
     web = str(Path("inventory/classes/teams/web.yml"))  # read by gamma only
@@ -300,7 +342,7 @@ def test_same_size_edit_with_its_times_set_back_is_seen(proj, tmp_path):
     (proj / "inventory/targets/alpha.yml").write_text(
         "classes: [common]\nparameters:\n  replicas: 5\n")
     assert compiled_counts(kcompile("-t", "alpha", cwd=proj)) == (1, 0)
-    assert web in json.loads((proj / ".kcompile-cache/state.json").read_text())["files"]
+    assert web in read_cache(proj)["files"]
     path = proj / footer
     before = path.stat()
     path.write_text("# FOOTER\n")  # same size
@@ -492,7 +534,7 @@ def test_rewritten_but_equal_output_is_trusted_by_its_new_stat(proj, tmp_path):
     os.utime(app, ns=(earlier, earlier))  # before the next run, by more than its racy window
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
     assert saved_details(proj)["alpha"]["files"]["manifests/app.yml"][3] == earlier
-    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    state = read_cache(proj)
     assert state["targets"]["alpha"]["quick"] is not None
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
     app.write_bytes(data.replace(b"alpha", b"ALPHA"))  # and a real change is still seen
@@ -572,14 +614,14 @@ def test_an_edit_saves_new_details_in_the_state_and_leaves_the_details_file(proj
     the details file as it was; a run that reads the details file anyway writes it afresh,
     with them in it."""
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
-    details_file = proj / ".kcompile-cache/details.json"
+    details_file = proj / ".kcompile-cache/details.bin"
     before = details_file.read_bytes()
     (proj / "inventory/targets/alpha.yml").write_text(
         "classes: [common]\nparameters:\n  replicas: 7\n")
     backdate(proj)  # else alpha, changed just before the run, is not cached
     assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
     assert details_file.read_bytes() == before
-    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
+    state = read_cache(proj)
     assert set(state["more_details"]) == {"alpha"}
     app = proj / "compiled/alpha/manifests/app.yml"
     written = state["more_details"]["alpha"]["files"]["manifests/app.yml"][0]
@@ -590,8 +632,8 @@ def test_an_edit_saves_new_details_in_the_state_and_leaves_the_details_file(proj
     earlier = beta.stat().st_mtime_ns - 5_000_000_000
     os.utime(beta, ns=(earlier, earlier))  # and noted: not within the run's racy window
     assert compiled_counts(kcompile(cwd=proj)) == (0, 3)
-    state = json.loads((proj / ".kcompile-cache/state.json").read_text())
-    details = json.loads(details_file.read_text())
+    state = read_cache(proj)
+    details = read_cache(proj, "details.bin")
     assert state["more_details"] == {}
     assert details["alpha"]["files"]["manifests/app.yml"][0] == written
     assert content(proj / "compiled") == clean_compile(proj, tmp_path)

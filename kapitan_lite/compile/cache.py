@@ -15,10 +15,10 @@ that changed while the run was reading it) makes the target compile again:
 the cache can cost a compile but never serve stale output. The cache files
 are written atomically, and their directory ignores itself in git.
 
-Two files: ``state.json`` holds what a run with nothing changed reads (the
-dependencies, and per target its keys and one sum of its outputs' stats);
-``details.json`` what a target wrote, file by file, read only when a
-target's sum differs. The state names the details file it goes with by
+Two files (``cachefile.py`` says how they are stored): ``state.bin`` holds
+what a run with nothing changed reads (the dependencies, and per target its
+keys and one sum of its outputs' stats); ``details.bin`` what a target
+wrote, file by file, read only when a target's sum differs. The state names the details file it goes with by
 its hash, so a pair that does not match is not trusted. A run that
 recompiles a few targets keeps their details in the state itself and
 leaves the details file as it is: saving then costs what changed, not the
@@ -28,6 +28,7 @@ written afresh.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -36,13 +37,16 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import cachefile
 from .deps import Deps, Hasher
 
 CACHE_NAME = ".kcompile-cache"
-STATE_FILE = "state.json"
+STATE_FILE = "state.bin"
 # What each target wrote (files with their hashes, dirs), read only when its
 # quick check fails, or when the cache is saved and it is written afresh.
-DETAILS_FILE = "details.json"
+DETAILS_FILE = "details.bin"
+# Format 5 and before kept them as JSON: a save removes those.
+_OLD_FILES = ("state.json", "details.json")
 # 3: each dependency, with the hash it had when recorded, is kept once in a
 # table that targets name by index.
 # 4: a target's written files and stamps live in DETAILS_FILE; STATE_FILE keeps
@@ -51,7 +55,8 @@ DETAILS_FILE = "details.json"
 # files' stats apart, so that a commit can restamp a target's dirs without its
 # details; the details of targets recorded since DETAILS_FILE was written live
 # in STATE_FILE (``more_details``).
-FORMAT = 5
+# 6: both files are marshalled (cachefile.py), no longer JSON.
+FORMAT = 6
 # Targets whose details STATE_FILE may carry before DETAILS_FILE is written afresh.
 _MORE_AT_MOST = 64
 # A dependency modified after the run started may have changed while it was
@@ -209,9 +214,7 @@ class Cache:
 
     def _load_state(self) -> None:
         try:
-            with open(os.path.join(self.dir, STATE_FILE), "rb") as fp:
-                raw = fp.read()
-            state = json.loads(raw)
+            state = cachefile.read(os.path.join(self.dir, STATE_FILE))
             if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
                 return
             table = [(str(kind), str(path), str(digest)) for kind, path, digest in state["deps"]]
@@ -234,7 +237,7 @@ class Cache:
             details = None if details is None else str(details)
             known = state["files"]
             if not isinstance(known, dict) or not all(
-                    isinstance(v, list) and len(v) == 5 for v in known.values()):
+                    isinstance(v, list | tuple) and len(v) == 5 for v in known.values()):
                 raise ValueError("bad file table")
         except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
             return  # missing or corrupt: start empty, never trust it
@@ -259,7 +262,7 @@ class Cache:
                 return
             gc.disable()
             try:
-                targets = json.loads(raw)
+                targets = cachefile.decode(raw)
             finally:
                 gc.enable()
             for name, d in targets.items():
@@ -639,15 +642,16 @@ class Cache:
         state = {"format": FORMAT, "fingerprint": self.fingerprint, "deps": table,
                  "targets": targets, "files": files}
         if afresh:
-            # dumps, not dump: only the one-shot encoder is the C one
-            raw = json.dumps(details, separators=(",", ":")).encode()
+            raw = cachefile.encode(details)
             state.update(details=hashlib.sha256(raw).hexdigest(), more_details={})
             # The details first: a state file names the details it was saved with.
-            _write_atomically(os.path.join(self.dir, DETAILS_FILE), raw)
+            cachefile.write(os.path.join(self.dir, DETAILS_FILE), raw)
         else:
             state.update(details=self._base_digest, more_details=details)
-        _write_atomically(os.path.join(self.dir, STATE_FILE),
-                          json.dumps(state, separators=(",", ":")).encode())
+        cachefile.write(os.path.join(self.dir, STATE_FILE), cachefile.encode(state))
+        for old in _OLD_FILES:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.dir, old))
 
     def _dep_table(self, fresh_table: bool) -> tuple[list[tuple[str, str, str]], Any]:
         """The dependency table to save, and how to get a target's indexes into it.
@@ -689,19 +693,6 @@ def _drop_unused(table: list[tuple[str, str, str]], targets: dict[str, dict[str,
         t["inventory_deps"] = [renumber[i] for i in t["inventory_deps"]]
         t["input_deps"] = [renumber[i] for i in t["input_deps"]]
     return [table[i] for i in order]
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".state-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            fp.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _stamps(base: str, dirs: list[str], run_started_ns: int) -> dict[str, list[int]]:

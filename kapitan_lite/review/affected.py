@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+from ..compile import cachefile
 from ..compile.cache import CACHE_NAME, STATE_FILE, Cache, Entry
 from ..compile.deps import EXISTS, FILE, GLOB, TREE
 from ..compile.workarea import STAGING_NAME
@@ -157,8 +157,7 @@ def _load_side(key: str, root: str, settings: Settings, output_path: str,
 def _why_no_records(output_path: str, fingerprint: str) -> str:
     """Why the cache has no record at all."""
     try:
-        with open(os.path.join(output_path, CACHE_NAME, STATE_FILE), encoding="utf-8") as fp:
-            state = json.load(fp)
+        state = cachefile.read(os.path.join(output_path, CACHE_NAME, STATE_FILE))
     except (OSError, ValueError):
         return "no compile cache (run kcompile first)"
     if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
