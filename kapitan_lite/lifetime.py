@@ -12,17 +12,28 @@ import os
 import signal
 from collections.abc import Callable
 
+from .libc import libc
+
 _PR_SET_PDEATHSIG = 1
+
+
+def _prctl() -> Callable[..., int] | None:
+    try:
+        return libc().prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+def preload() -> None:
+    """Load what :func:`die_with_parent` needs, so that processes forked later need not."""
+    _prctl()
 
 
 def die_with_parent(parent: int) -> None:
     """Have the kernel SIGKILL this process when ``parent`` dies; exit if it already has."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux
-        pass
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
 

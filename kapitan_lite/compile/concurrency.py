@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import Problem
-from ..lifetime import die_with_parent
+from ..lifetime import die_with_parent, preload
 from .channel import Channel, pair, wait
 from .target import CompileJob, TargetResult, compile_target
 
@@ -188,6 +188,7 @@ def run_targets(job: CompileJob, names: list[str], workers: int,
             w.target = None
             w.conn.send(None)
 
+    preload()  # once here, rather than in every worker
     try:
         for _ in range(max(1, min(workers, len(names)))):
             w = _spawn(job, list(pool.values()), close_fds)

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import errno
 import os
-import platform
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from ..libc import libc as load_libc
 
 JOURNAL_NAME = "commit.journal"
 OLD_NAME = "old"
@@ -56,21 +57,17 @@ def pause(step: str) -> None:
         time.sleep(float(seconds))
 
 
-def _libc():  # type: ignore[no-untyped-def]
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def _renameat2(src: str, dst: str, flags: int) -> None:
     import ctypes
 
-    libc = _libc()
+    libc = load_libc()
     fn = getattr(libc, "renameat2", None)
     if fn is not None:
         fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
         res = fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags)
     else:
+        import platform  # only here: C libraries have had renameat2 for years (glibc 2.28)
+
         nr = _SYS_RENAMEAT2.get(platform.machine())
         if nr is None:
             raise OSError(errno.ENOSYS, "renameat2 is not available", src)
@@ -92,7 +89,7 @@ def fsync_dir(path: str) -> None:
 
 def flush_file_system(path: str) -> None:
     """Write everything dirty on ``path``'s file system to disk (``syncfs``, else ``sync``)."""
-    libc = _libc()
+    libc = load_libc()
     fn = getattr(libc, "syncfs", None)
     if fn is None:
         os.sync()

@@ -17,6 +17,7 @@ import traceback
 from typing import Any
 
 import jinja2
+import jinja2.ext
 
 from ..compile.deps import Deps
 from ..errors import ENVIRONMENT_ERRNOS, UserError
@@ -98,7 +99,7 @@ def new_environment(loader_paths: list[str], filters: dict[str, Any],
         loader=jinja2.FileSystemLoader(loader_paths),
         trim_blocks=True,
         lstrip_blocks=True,
-        extensions=["jinja2.ext.do"],
+        extensions=[jinja2.ext.do],
         auto_reload=False,
         cache_size=-1,
     )
