@@ -1,6 +1,6 @@
 """How the incremental cache's files are stored: plain data, marshalled, behind a header.
 
-At 1000 targets the cache's state is some 200,000 small values (2.6 MB),
+At 1000 targets the cache's state is some 200,000 small values (2.6 MB as JSON),
 read by every run and written by every run that compiled something.
 ``json`` takes 20-35 ms to read it and 35-40 ms to write it; ``marshal``,
 the format of Python's own ``.pyc`` files, 12-16 ms and 9-12 ms.
