@@ -175,11 +175,13 @@ def test_a_damaged_cache_file_or_one_of_another_python_is_ignored(proj, tmp_path
 
 def test_the_json_files_of_an_older_cache_are_removed(proj):
     """kcompile 0.1's cache kept state.json and details.json: the first save drops them."""
+    for new in ("state.bin", "details.bin"):  # a cache of the JSON format only
+        (proj / ".kcompile-cache" / new).unlink()
     for old in ("state.json", "details.json"):
         (proj / ".kcompile-cache" / old).write_text("{}")
     (proj / "inventory/targets/alpha.yml").write_text(
         "classes: [common]\nparameters:\n  replicas: 9\n")
-    assert compiled_counts(kcompile(cwd=proj)) == (1, 2)
+    assert compiled_counts(kcompile(cwd=proj)) == (3, 0)
     names = {p.name for p in (proj / ".kcompile-cache").iterdir()}
     assert {"state.bin", "details.bin"} <= names
     assert not names & {"state.json", "details.json"}

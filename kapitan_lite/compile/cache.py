@@ -18,8 +18,9 @@ are written atomically, and their directory ignores itself in git.
 Two files (``cachefile.py`` says how they are stored): ``state.bin`` holds
 what a run with nothing changed reads (the dependencies, and per target its
 keys and one sum of its outputs' stats); ``details.bin`` what a target
-wrote, file by file, read only when a target's sum differs. The state names the details file it goes with by
-its hash, so a pair that does not match is not trusted. A run that
+wrote, file by file, read only when a target's sum differs. The state
+names the details file it goes with by its hash, so a pair that does not
+match is not trusted. A run that
 recompiles a few targets keeps their details in the state itself and
 leaves the details file as it is: saving then costs what changed, not the
 whole fleet's records; past a share of the fleet, the details file is
@@ -45,7 +46,8 @@ STATE_FILE = "state.bin"
 # What each target wrote (files with their hashes, dirs), read only when its
 # quick check fails, or when the cache is saved and it is written afresh.
 DETAILS_FILE = "details.bin"
-# Format 5 and before kept them as JSON: a save removes those.
+# Format 5 and before kept them as JSON: the first save of format 6 (one that
+# writes the details afresh, as a cache without a state of its format does) removes those.
 _OLD_FILES = ("state.json", "details.json")
 # 3: each dependency, with the hash it had when recorded, is kept once in a
 # table that targets name by index.
@@ -237,7 +239,7 @@ class Cache:
             details = None if details is None else str(details)
             known = state["files"]
             if not isinstance(known, dict) or not all(
-                    isinstance(v, list | tuple) and len(v) == 5 for v in known.values()):
+                    isinstance(v, list) and len(v) == 5 for v in known.values()):
                 raise ValueError("bad file table")
         except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
             return  # missing or corrupt: start empty, never trust it
@@ -646,12 +648,12 @@ class Cache:
             state.update(details=hashlib.sha256(raw).hexdigest(), more_details={})
             # The details first: a state file names the details it was saved with.
             cachefile.write(os.path.join(self.dir, DETAILS_FILE), raw)
+            for old in _OLD_FILES:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.dir, old))
         else:
             state.update(details=self._base_digest, more_details=details)
         cachefile.write(os.path.join(self.dir, STATE_FILE), cachefile.encode(state))
-        for old in _OLD_FILES:
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(self.dir, old))
 
     def _dep_table(self, fresh_table: bool) -> tuple[list[tuple[str, str, str]], Any]:
         """The dependency table to save, and how to get a target's indexes into it.
