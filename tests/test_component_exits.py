@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import COMMON_CLASS, kcompile, snapshot, write_tree
+from conftest import COMMON_CLASS, backdate, kcompile, snapshot, write_tree
 from faults_support import processes_in, start, wait_no_processes
 
 KADET = """\
@@ -118,6 +118,53 @@ def test_a_component_that_exits_or_crashes_is_a_located_error(components, case):
         assert snapshot(components / "compiled") == before, path
         assert not (components / ".kcompile-staging/compiled").exists(), path
         assert processes_in(components) == []
+
+
+QUEUED_FILTERS = """\
+import os
+
+
+def maybe_die(target):
+    if target in os.environ.get("KDIE", "").split(","):
+        os._exit(1)
+    return target
+"""
+
+
+def test_targets_queued_behind_a_dead_worker_are_compiled_by_a_fresh_one(tmp_path):
+    # With targets whose inputs changed and others the cache may vouch for, each
+    # worker is given several targets before the run checks the others' outputs.
+    # One worker (-p 1) holds a1, a2 and a3 when a1 kills it: a2 and a3 must still
+    # be compiled, each by a fresh worker, and a2's death reported as well.
+    files = {
+        "inventory/classes/common.yml": COMMON_CLASS + """\
+    compile:
+      - input_type: jinja2
+        input_paths: [templates/t.j2]
+        output_path: .
+""",
+        "templates/t.j2": "{{ inventory.parameters.target_name | maybe_die }}\n",
+        "lib/jinja2_filters.py": QUEUED_FILTERS,
+    }
+    names = ["a1", "a2", "a3", "b1", "b2", "b3", "b4"]
+    for t in names:
+        files[f"inventory/targets/{t}.yml"] = "classes: [common]\nparameters: {}\n"
+    root = write_tree(tmp_path, files)
+    backdate(root)
+    assert kcompile(cwd=root).code == 0
+    for t in ("a1", "a2", "a3"):
+        (root / f"inventory/targets/{t}.yml").write_text("classes: [common]\nparameters: {x: 1}\n")
+    backdate(root)
+    run = kcompile("-p", "1", cwd=root, env={"KDIE": "a1,a2"}, timeout=60)
+    assert run.code == 2, run.err
+    assert run.err_lines == [
+        "templates/t.j2: a1: the compile process exited with status 1 in this jinja2 input",
+        "templates/t.j2: a2: the compile process exited with status 1 in this jinja2 input",
+        "kcompile: 2 problems; compiled/ left unchanged"], run.err
+    assert processes_in(root) == []
+    run = kcompile("-p", "1", cwd=root, timeout=60)
+    assert run.code == 0, run.err
+    assert "3 compiled, 4 unchanged (cache)" in run.err, run.err
 
 
 def test_kill_9_of_the_main_process_leaves_no_worker_and_no_held_lock(components):

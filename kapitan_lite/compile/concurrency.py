@@ -31,7 +31,7 @@ import struct
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import Problem
 from ..lifetime import die_with_parent, preload
@@ -41,6 +41,8 @@ from .target import CompileJob, TargetResult, compile_target
 _SLOT_SIZE = 4096
 _LEN = struct.Struct("<I")
 _COMPONENT_TYPES = {"kadet", "jsonnet"}
+# Targets given to each worker before the run turns to checking outputs (``more``).
+_AHEAD = 16
 
 
 class WorkerError(RuntimeError):
@@ -77,7 +79,7 @@ class _Worker:
     pid: int
     conn: Channel
     slot: _Slot
-    target: str | None = None  # the target it was last given
+    queue: list[str] = field(default_factory=list)  # given, not yet answered, in order
 
 
 def _serve(job: CompileJob, conn: Channel, slot: _Slot) -> None:
@@ -147,7 +149,7 @@ def _death(worker: _Worker) -> TargetResult:
     else:
         how = f"exited with status {os.waitstatus_to_exitcode(status)}"
     note = worker.slot.read()
-    if note is None or worker.target is None:
+    if note is None or not worker.queue:
         raise WorkerError(f"a compile worker {how}")
     target, input_type, path = note
     if not input_type:  # between inputs: the target's own work
@@ -168,7 +170,9 @@ def run_targets(job: CompileJob, names: list[str], workers: int,
     ``close_fds``: descriptors of this process that workers must not keep
     (the run's lock). ``more``: called once the workers have their first
     targets, while they compile; the targets it returns are compiled too
-    (the cache checks the outputs of the others meanwhile).
+    (the cache checks the outputs of the others meanwhile). This process
+    answers no worker until it returns, so each worker is given several
+    targets first (up to ``_AHEAD``), rather than one and a wait.
     """
     results: list[TargetResult] = []
 
@@ -180,28 +184,34 @@ def run_targets(job: CompileJob, names: list[str], workers: int,
     pending = list(reversed(names))  # popped from the end: in the given order
     pool: dict[Channel, _Worker] = {}
 
-    def give(w: _Worker) -> None:
-        if pending:
-            w.target = pending.pop()
-            w.conn.send(w.target)
-        else:
-            w.target = None
+    def give(w: _Worker, count: int = 1) -> None:
+        """Send ``w`` up to ``count`` more targets; with none left for it, tell it to stop."""
+        for _ in range(count):
+            if not pending:
+                break
+            w.queue.append(pending.pop())
+            w.conn.send(w.queue[-1])
+        if not w.queue:
             w.conn.send(None)
+
+    def start(count: int = 1) -> _Worker:
+        w = _spawn(job, list(pool.values()), close_fds)
+        pool[w.conn] = w
+        give(w, count)
+        return w
 
     preload()  # once here, rather than in every worker
     try:
-        for _ in range(max(1, min(workers, len(names)))):
-            w = _spawn(job, list(pool.values()), close_fds)
-            pool[w.conn] = w
-            give(w)
+        first = max(1, min(workers, len(names)))
+        ahead = 1 if more is None else min(_AHEAD, -(-len(names) // first))
+        for _ in range(first):
+            start(ahead)
         if more is not None:
             extra = more()
             pending[:0] = reversed(extra)  # after the given ones: they pop from the end
             while len(pool) < min(workers, len(names) + len(extra)):
-                w = _spawn(job, list(pool.values()), close_fds)
-                pool[w.conn] = w
-                give(w)
-        busy = {c for c, w in pool.items() if w.target is not None}
+                start()
+        busy = {c for c, w in pool.items() if w.queue}
         while busy:
             for conn in wait(list(busy)):
                 w = pool[conn]
@@ -212,21 +222,21 @@ def run_targets(job: CompileJob, names: list[str], workers: int,
                     del pool[conn]
                     conn.close()
                     done(_death(w))
+                    pending.extend(reversed(w.queue[1:]))  # given, never started: next
                     if pending:  # a fresh worker takes the rest
-                        w = _spawn(job, list(pool.values()), close_fds)
-                        pool[w.conn] = w
-                        give(w)
-                        busy.add(w.conn)
+                        busy.add(start().conn)
                     continue
                 if kind == "error":
                     message, trace = payload
                     err = WorkerError(message)
                     err.add_note(f"in the worker:\n{trace}")  # shown with --debug
                     raise err
+                w.queue.pop(0)
                 done(payload)
-                give(w)
-                if w.target is None:
-                    busy.discard(conn)
+                if not w.queue:
+                    give(w)
+                    if not w.queue:
+                        busy.discard(conn)
         for w in pool.values():
             os.waitpid(w.pid, 0)
             w.pid = 0
