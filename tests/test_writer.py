@@ -1,6 +1,5 @@
 """The writer: atomic per run, unchanged files untouched, stale output pruned."""
 
-import json
 import os
 import signal
 import subprocess
@@ -9,6 +8,8 @@ import time
 from pathlib import Path
 
 from conftest import backdate, content, kcompile, simple_project, snapshot, write_tree
+
+from kapitan_lite.compile import cachefile
 
 
 def test_recompile_leaves_unchanged_files_untouched(project):
@@ -142,7 +143,7 @@ def test_killed_compile_leaves_compiled_intact(tmp_path):
     write_tree(root, {"templates/app.yml": "name: {{ inventory.parameters.target_name }}\n"})
     run = kcompile(cwd=root)
     assert run.code == 0, run.err
-    assert sorted(os.listdir(staging)) == [".gitignore", ".lock", "next", "tree.json"]
+    assert sorted(os.listdir(staging)) == [".gitignore", ".lock", "next", "tree.bin"]
     assert content(root / "compiled")["beta/manifests/app.yml"][0] == b"name: beta"
 
 
@@ -244,7 +245,7 @@ def _inodes(tree: Path) -> dict[str, int]:
 
 
 def _record(root: Path) -> dict:
-    return json.loads((root / ".kcompile-staging/tree.json").read_text())["dirs"]
+    return cachefile.read(str(root / ".kcompile-staging/tree.bin"))["dirs"]
 
 
 # Each commit step waits this long: the dirs a commit makes are then older than the
@@ -294,3 +295,23 @@ def test_a_staged_spare_is_vouched_for_only_where_it_matches(tmp_path):
     fresh = simple_project(tmp_path / "clean", targets={"alpha": "9", "beta": "9", "gamma": "3"})
     assert kcompile("--no-cache", cwd=fresh).code == 0
     assert content(root / "compiled") == content(fresh / "compiled")
+
+
+def test_a_damaged_record_or_one_of_an_older_kcompile_costs_a_walk_only(tmp_path):
+    """The record is a hint: cut short, it is refused (not an error), the next commit
+    reads both trees, its result is the new output, and it writes the record anew.
+    An older kcompile's record (tree.json) is removed."""
+    root = simple_project(tmp_path / "p", targets={"alpha": "1", "beta": "2"})
+    assert kcompile(cwd=root, env=_SLOW_COMMIT).code == 0
+    staging = root / ".kcompile-staging"
+    raw = (staging / "tree.bin").read_bytes()
+    (staging / "tree.bin").write_bytes(raw[:-7])
+    (staging / "tree.json").write_text('{"format": 2, "dirs": {}}')
+    (root / "inventory/targets/alpha.yml").write_text(
+        "classes: [common]\nparameters:\n  replicas: 9\n")
+    assert kcompile(cwd=root, env=_SLOW_COMMIT).code == 0
+    fresh = simple_project(tmp_path / "clean", targets={"alpha": "9", "beta": "2"})
+    assert kcompile("--no-cache", cwd=fresh).code == 0
+    assert content(root / "compiled") == content(fresh / "compiled")
+    assert not (staging / "tree.json").exists()
+    assert set(_record(root)) == {"alpha", "alpha/manifests", "beta", "beta/manifests"}

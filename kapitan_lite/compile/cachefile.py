@@ -1,5 +1,7 @@
 """How the incremental cache's files are stored: plain data, marshalled, behind a header.
 
+The staging area's record of the spare tree (``spare.py``) is stored so too.
+
 At 1000 targets the cache's state is some 200,000 small values (2.6 MB as JSON),
 read by every run and written by every run that compiled something.
 ``json`` takes 20-35 ms to read it and 35-40 ms to write it; ``marshal``,

@@ -17,14 +17,17 @@ full walk.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
 
-RECORD_NAME = "tree.json"
+from . import cachefile
+
+# Marshalled as the cache's files are: at 1000 targets the record holds some
+# 6,000 dirs, which JSON took 7 ms to read and 7 ms to write, marshal 2 and 1.
+RECORD_NAME = "tree.bin"
 _SLACK_NS = 50_000_000
-_FORMAT = 2
+_FORMAT = 3
 Stamp = tuple[int, int, int]  # a dir's inode, mtime and ctime (ns); the record keeps inode and ctime
 
 
@@ -39,8 +42,7 @@ class Record:
     def load(cls, staging_root: str) -> Record:
         """The record in the staging area, or an empty one."""
         try:
-            with open(os.path.join(staging_root, RECORD_NAME), encoding="utf-8") as fp:
-                data = json.load(fp)
+            data = cachefile.read(os.path.join(staging_root, RECORD_NAME))
             if data.get("format") == _FORMAT and isinstance(data.get("dirs"), dict):
                 return cls(data["dirs"])
         except (OSError, ValueError, AttributeError):
@@ -113,10 +115,8 @@ def save_paired(staging_root: str, live_root: str, spare_root: str, dirs: dict[s
 
 
 def _write(staging_root: str, out: dict[str, list[int] | None]) -> None:
-    tmp = os.path.join(staging_root, RECORD_NAME + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fp:
-        fp.write(json.dumps({"format": _FORMAT, "dirs": out}, separators=(",", ":")))
-    os.replace(tmp, os.path.join(staging_root, RECORD_NAME))
+    cachefile.write(os.path.join(staging_root, RECORD_NAME),
+                    cachefile.encode({"format": _FORMAT, "dirs": out}))
 
 
 def save(staging_root: str, dirs: dict[str, int], record: Record, trusted: set[str],

@@ -20,11 +20,12 @@ import stat
 
 from ..errors import UserError
 from .exchange import recover
+from .spare import RECORD_NAME
 
 STAGING_NAME = ".kcompile-staging"
 LOCK_NAME = ".lock"
 SPARE_NAME = "next"
-_KEEP = {LOCK_NAME, ".gitignore", SPARE_NAME, "tree.json"}
+_KEEP = {LOCK_NAME, ".gitignore", SPARE_NAME, RECORD_NAME}  # an older record (tree.json) goes
 
 
 class RunRefused(UserError):
