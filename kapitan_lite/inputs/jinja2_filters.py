@@ -15,7 +15,6 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-import toml
 import yaml
 
 
@@ -41,6 +40,8 @@ def to_yaml(obj: Any) -> str:
 
 def to_toml(obj: Any) -> str:
     """TOML text from the ``toml`` package."""
+    import toml  # here: it imports decimal, and few templates use the filter
+
     return toml.dumps(obj)
 
 
