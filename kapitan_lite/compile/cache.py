@@ -128,14 +128,20 @@ def _carried(q: Quick, target_dir: str, read: dict[str, tuple[int, int, int]],
              new: dict[str, tuple[int, int, int]], visible_ns: int) -> Quick | None:
     """A target's quick record in the new tree (see :meth:`Cache.restamp`), or None."""
     paths = [f"{target_dir}/{rel}" if rel else target_dir for rel in q.dir_rels]
-    if tuple(x for p in paths for x in read.get(p, (None,))) != q.stamps:
+    flat: list[int] = []
+    for p in paths:
+        st = read.get(p)
+        if st is None:
+            return None
+        flat += st
+    if tuple(flat) != q.stamps:
         return None  # not read as found intact: the next run reads its dirs
-    stamps = [new.get(p) for p in paths]
     flat = []
-    for st in stamps:
+    for p in paths:
+        st = new.get(p)
         if st is None or _changed_during_run(max(st[1], st[2]), visible_ns):
             return None
-        flat.extend(st)
+        flat += st
     return Quick(q.dir_rels, tuple(flat), q.file_rels, q.files_sum)
 
 
@@ -151,8 +157,12 @@ def _parse_quick(quick: Any, count: Any) -> Quick | None:
     """A quick record as loaded; None (check the target file by file) if it is not one."""
     try:
         dir_rels, joined, files_sum, stamps = quick
-        q = Quick([str(rel) for rel in dir_rels], tuple(int(x) for x in stamps),
-                  str(joined).split("\n") if count else [], int(files_sum))
+        # Checked by type in C (map): 1000 targets' 20,000 stamps, converted one
+        # by one, cost 3 ms of every run.
+        if not (type(joined) is str and type(files_sum) is int
+                and set(map(type, dir_rels)) <= {str} and set(map(type, stamps)) <= {int}):
+            return None
+        q = Quick(list(dir_rels), tuple(stamps), joined.split("\n") if count else [], files_sum)
     except (TypeError, ValueError):
         return None
     return q if len(q.stamps) == 3 * len(q.dir_rels) else None
