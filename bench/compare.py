@@ -68,8 +68,9 @@ class Sample:
     """One whole-process run."""
 
     wall: float
-    cpu: float
+    cpu: float  # user + system
     peak_mib: float
+    user: float = 0.0  # the process's own work, without the kernel's (file writes)
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
@@ -86,7 +87,8 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
     proc.stderr.close() if proc.stderr else None
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{err}")
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                  usage.ru_utime)
 
 
 def tool_env(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -345,7 +347,9 @@ def shard(bench: Bench, runs: int, count: int = 4) -> list[str]:
         raise SystemExit("the union of the shards' compiled/ is not the full compile")
     rows = [f"| `--shard {i}/{count}` ({sizes[i]} targets) | {fmt(v)} | | |"
             for i, v in samples.items()]
-    for what in ("wall", "cpu"):
+    # User time too: the system time of a share's writes moves up to 4x between
+    # identical runs on some VMs, whatever the partition.
+    for what in ("wall", "cpu", "user"):
         per = [median([getattr(s, what) for s in v]) for v in samples.values()]
         rows.append(f"| shards' {what} time, max/min | {max(per) / min(per):.2f} | | "
                     "union = full compile |")
