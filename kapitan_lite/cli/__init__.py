@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import signal
 import sys
 import threading
 from typing import Any, NoReturn
+
+_GC_EVERY = 20_000
 
 
 def _interrupted(signum: int, _frame: Any) -> None:
@@ -19,6 +22,14 @@ def _interrupted(signum: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    # A class edit's run at 1000 targets makes some 70,000 objects the
+    # collector tracks (the modules, the cache's records, the output check's
+    # stats, the new tree's plan), nearly all kept to its end. At the default
+    # of a pass per 700 new objects that is some 100 passes, 10-30 ms of the
+    # run (14 pairs, twice: 0.536 s against 0.556, 0.521 against 0.542); at
+    # one per 20,000 it is four. A run's cycles are still collected, and the
+    # forked workers inherit the setting.
+    gc.set_threshold(_GC_EVERY, *gc.get_threshold()[1:])
     previous = {sig: signal.signal(sig, _interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     from .main import main as run
 
