@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import Problem
-from ..lifetime import die_with_parent, preload
+from ..lifetime import fork_child, kill_child, preload
 from .channel import Channel, pair, wait
 from .target import CompileJob, TargetResult, compile_target
 
@@ -104,21 +104,10 @@ def _serve(job: CompileJob, conn: Channel, slot: _Slot) -> None:
 def _spawn(job: CompileJob, others: Sequence[_Worker], close_fds: Sequence[int]) -> _Worker:
     parent_end, child_end = pair()
     slot = _Slot()
-    parent = os.getpid()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # A SIGINT or SIGTERM that came during fork would be raised inside an
-    # at-fork hook, where Python drops it: hold them until fork is done.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    pid = os.fork()
+    pid = fork_child()
     if pid == 0:  # the worker
         code = 0
         try:
-            die_with_parent(parent)
-            # The parent handles Ctrl-C and SIGTERM and kills the workers itself.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for w in others:
                 w.conn.close()
             parent_end.close()
@@ -135,7 +124,6 @@ def _spawn(job: CompileJob, others: Sequence[_Worker], close_fds: Sequence[int])
                 sys.stderr.flush()
             finally:
                 os._exit(code)
-    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     child_end.close()
     return _Worker(pid, parent_end, slot)
 
@@ -244,10 +232,6 @@ def run_targets(job: CompileJob, names: list[str], workers: int,
         # Interrupted or failed: stop every worker now (a no-op for those done).
         for w in pool.values():
             if w.pid:
-                try:
-                    os.kill(w.pid, signal.SIGKILL)
-                    os.waitpid(w.pid, 0)
-                except (ProcessLookupError, ChildProcessError):
-                    pass
+                kill_child(w.pid)
             w.conn.close()
     return sorted(results, key=lambda r: r.name)
