@@ -183,6 +183,43 @@ def _stat_sum(stats: tuple) -> int:
     return hash(stats)
 
 
+def stats_match(quick: Quick, target_dir: str, compiled_dir: str) -> bool:
+    """Whether a target's dirs and files in ``compiled/`` have the stats of its quick record."""
+    base = os.path.join(compiled_dir, target_dir) + os.sep  # + rel: a join per file
+    lstat = os.lstat
+    try:
+        dirs = tuple(x for st in [lstat(base + rel) for rel in quick.dir_rels]
+                     for x in (st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+        if dirs != quick.stamps:
+            return False
+        files = tuple((st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+                      for st in [lstat(base + rel) for rel in quick.file_rels])
+    except OSError:
+        return False
+    return _stat_sum(files) == quick.files_sum
+
+
+def read_quick(output_path: str, fingerprint: str
+               ) -> tuple[tuple[int, int, int] | None, dict[str, tuple[str, Quick]]]:
+    """Each saved target's dir and quick record, and the stamp of the state file they are
+    from (:attr:`Cache.state_stamp`): what :func:`stats_match` needs, read without the rest.
+
+    A state file that is missing, corrupt or of other settings holds none.
+    """
+    try:
+        state, stamp = cachefile.read_stamped(os.path.join(output_path, CACHE_NAME, STATE_FILE))
+        if state.get("format") != FORMAT or state.get("fingerprint") != fingerprint:
+            return None, {}
+        out = {}
+        for name, e in state["targets"].items():
+            quick = _parse_quick(e["quick"], e["count"])
+            if quick is not None and type(e["target_dir"]) is str:
+                out[name] = (e["target_dir"], quick)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
+        return None, {}
+    return stamp, out
+
+
 def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -205,6 +242,7 @@ class Cache:
         self._valid: list[bool | None] = []  # table index -> still hashes so (this run)
         self._bad: set[int] | None = None  # once every index is checked: those that fail
         self._dirty = False
+        self.state_stamp: tuple[int, int, int] | None = None  # of the state file loaded
         self._details_digest: str | None = None  # of the details file, until it is read
         self._base_digest: str | None = None  # of the details file the state names
         if enabled:
@@ -226,7 +264,7 @@ class Cache:
 
     def _load_state(self) -> None:
         try:
-            state = cachefile.read(os.path.join(self.dir, STATE_FILE))
+            state, stamp = cachefile.read_stamped(os.path.join(self.dir, STATE_FILE))
             if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
                 return
             table = [(str(kind), str(path), str(digest)) for kind, path, digest in state["deps"]]
@@ -254,6 +292,7 @@ class Cache:
         except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
             return  # missing or corrupt: start empty, never trust it
         self.entries = entries
+        self.state_stamp = stamp
         self._details_digest = self._base_digest = details
         self.hasher = Hasher(known)
         self._table, self._loaded, self._valid = table, loaded, [None] * len(table)
@@ -295,21 +334,7 @@ class Cache:
         intact (False: look closer). A dir whose inode, mtime and ctime are unchanged
         lists the same names; a file whose size, mtime and mode are, holds the same bytes.
         """
-        quick = entry.quick
-        if quick is None:
-            return False
-        base = os.path.join(compiled_dir, entry.target_dir) + os.sep  # + rel: a join per file
-        lstat = os.lstat
-        try:
-            dirs = tuple(x for st in [lstat(base + rel) for rel in quick.dir_rels]
-                         for x in (st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
-            if dirs != quick.stamps:
-                return False
-            files = tuple((st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
-                          for st in [lstat(base + rel) for rel in quick.file_rels])
-        except OSError:
-            return False
-        return _stat_sum(files) == quick.files_sum
+        return entry.quick is not None and stats_match(entry.quick, entry.target_dir, compiled_dir)
 
     def file_count(self, name: str) -> int:
         """How many files a target in the cache wrote."""
@@ -427,18 +452,31 @@ class Cache:
         return out
 
     def outputs_intact(self, names: list[str], target_dirs: dict[str, str], compiled_dir: str,
-                       run_started_ns: int | None = None) -> set[str]:
+                       run_started_ns: int | None = None, quick: set[str] | None = None
+                       ) -> set[str]:
         """The targets among ``names`` (whose inputs are unchanged) whose files in
-        ``compiled/`` are exactly what they wrote (the second half of :meth:`fresh`)."""
+        ``compiled/`` are exactly what they wrote (the second half of :meth:`fresh`).
+
+        ``quick``: the targets whose quick records this run found matching
+        already (:meth:`quick_intact`, ``precheck.py``); the others are only
+        looked at closer.
+        """
         all_dirs = set(target_dirs.values())
         fresh = set()
         for name in names:
             entry = self.entries[name]
-            if self._quick_intact(entry, compiled_dir) or (self._detailed(entry) and (
+            found = name in quick if quick is not None else self._quick_intact(entry, compiled_dir)
+            if found or (self._detailed(entry) and (
                     self._stamped_intact(entry, compiled_dir, run_started_ns) or self._scanned_intact(
                         entry, all_dirs, compiled_dir, run_started_ns))):
                 fresh.add(name)
         return fresh
+
+    def quick_intact(self, name: str, compiled_dir: str) -> bool:
+        """Whether a loaded target's dirs and files in ``compiled/`` have the stats they had
+        when last found intact (False: not loaded, or to be looked at closer)."""
+        entry = self.entries.get(name)
+        return entry is not None and self._quick_intact(entry, compiled_dir)
 
     def restamp(self, names: set[str], read: dict[str, tuple[int, int, int]],
                 new: dict[str, tuple[int, int, int]], visible_ns: int) -> None:

@@ -56,8 +56,19 @@ def decode(raw: bytes) -> Any:
 
 def read(path: str) -> Any:
     """Decode the cache file at ``path`` (:class:`OSError`, :class:`ValueError`)."""
+    return read_stamped(path)[0]
+
+
+def read_stamped(path: str) -> tuple[Any, tuple[int, int, int]]:
+    """Decode the cache file at ``path``, with the inode, size and mtime of the file read.
+
+    :func:`write` replaces a file by another, so two reads with the same
+    stamp read the same bytes.
+    """
     with open(path, "rb") as fp:
-        return decode(fp.read())
+        raw = fp.read()
+        st = os.fstat(fp.fileno())
+    return decode(raw), (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def write(path: str, data: bytes) -> None:
