@@ -8,7 +8,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
@@ -18,6 +18,7 @@ from ..errors import UserError
 from ..inventory import Inventory
 from ..project import Settings
 from .cache import Cache, fingerprint
+from .precheck import Precheck
 from .workarea import Staging
 from .writer import OldTree, commit, has_foreign, nested_targets, read_old_tree
 
@@ -160,9 +161,9 @@ def compile_project(settings: Settings, names: list[str] | None = None,
     added to it, not freed on return: a process that exits next (``kcompile``)
     need not spend the time freeing them costs (some 10 ms at 1000 targets).
     """
-    with _frozen_heap():
+    with _frozen_heap(), ExitStack() as scope:
         return _compile_project(settings, names, labels, on_result, on_start, inventory,
-                                before_commit, keep)
+                                before_commit, keep, scope)
 
 
 def _compile_project(settings: Settings, names: list[str] | None,
@@ -170,7 +171,7 @@ def _compile_project(settings: Settings, names: list[str] | None,
                      on_result: Callable[[TargetResult], None] | None,
                      on_start: Callable[[int], None] | None, inventory: Inventory | None,
                      before_commit: Callable[[Inventory, list[NewFile]], None] | None,
-                     keep: list[object] | None) -> CompileReport:
+                     keep: list[object] | None, scope: ExitStack) -> CompileReport:
     start = time.monotonic()
     started_ns = time.time_ns()
     for path, what in ((settings.output_path, "--output-path"), (settings.compiled_dir, "compiled/")):
@@ -184,8 +185,16 @@ def _compile_project(settings: Settings, names: list[str] | None,
     target_dirs = {n: tf.output_dir for n, tf in inventory.targets.items()}
     all_dirs = set(target_dirs.values())
 
-    store = Cache(settings.output_path, run_fingerprint(settings),
-                  enabled=settings.cache and not settings.reveal)
+    use_cache = settings.cache and not settings.reveal
+    run_print = run_fingerprint(settings)
+    # The quick outputs check of the selected targets, on another CPU, while this
+    # process loads the cache, hashes the inputs, builds the engine and imports
+    # the input types (precheck.py).
+    precheck = Precheck.start(selected, settings.output_path, run_print, settings.compiled_dir,
+                              settings.workers(len(selected))) if use_cache else None
+    if precheck is not None:
+        scope.callback(precheck.close)
+    store = Cache(settings.output_path, run_print, enabled=use_cache)
     gc.freeze()  # see _frozen_heap
     candidates = store.inputs_unchanged(selected, target_dirs, inventory.names())
     same_inputs = set(candidates)
@@ -196,7 +205,11 @@ def _compile_project(settings: Settings, names: list[str] | None,
     def check_outputs() -> list[str]:
         """Check the outputs of the targets whose inputs are unchanged; return those to compile."""
         fresh.update(store.outputs_intact(candidates, target_dirs, settings.compiled_dir,
-                                          started_ns))
+                                          started_ns,
+                                          None if precheck is None else precheck.intact(
+                                              store.state_stamp,
+                                              lambda n: n in same_inputs
+                                              and store.quick_intact(n, settings.compiled_dir))))
         report.cached = sorted(fresh)
         report.unchanged += sum(store.file_count(name) for name in fresh)
         report.timings["cache check"] = time.monotonic() - start
@@ -279,8 +292,10 @@ def _compile_project(settings: Settings, names: list[str] | None,
                                          full, store.intact_stamps(fresh)))
                 return late
 
-            results = run_targets(job, stale, workers, on_result,
-                                  close_fds=[staging.lock_fd] if staging.lock_fd else [],
+            inherited = [staging.lock_fd] if staging.lock_fd else []
+            if precheck is not None and precheck.fileno() >= 0:
+                inherited.append(precheck.fileno())
+            results = run_targets(job, stale, workers, on_result, close_fds=inherited,
                                   more=more if overlap else None)
             stale = stale + late
             problems = [p for r in results for p in r.problems]
