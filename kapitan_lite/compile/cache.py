@@ -199,6 +199,15 @@ def stats_match(quick: Quick, target_dir: str, compiled_dir: str) -> bool:
     return _stat_sum(files) == quick.files_sum
 
 
+def _read_state(cache_dir: str, fingerprint: str) -> tuple[dict, tuple[int, int, int]]:
+    """The state file of ``cache_dir`` and its stamp; :class:`ValueError` if it is of
+    another format or other settings, :class:`OSError` if it can't be read."""
+    state, stamp = cachefile.read_stamped(os.path.join(cache_dir, STATE_FILE))
+    if state.get("format") != FORMAT or state.get("fingerprint") != fingerprint:
+        raise ValueError("a state file of another format or other settings")
+    return state, stamp
+
+
 def read_quick(output_path: str, fingerprint: str
                ) -> tuple[tuple[int, int, int] | None, dict[str, tuple[str, Quick]]]:
     """Each saved target's dir and quick record, and the stamp of the state file they are
@@ -207,9 +216,7 @@ def read_quick(output_path: str, fingerprint: str
     A state file that is missing, corrupt or of other settings holds none.
     """
     try:
-        state, stamp = cachefile.read_stamped(os.path.join(output_path, CACHE_NAME, STATE_FILE))
-        if state.get("format") != FORMAT or state.get("fingerprint") != fingerprint:
-            return None, {}
+        state, stamp = _read_state(os.path.join(output_path, CACHE_NAME), fingerprint)
         out = {}
         for name, e in state["targets"].items():
             quick = _parse_quick(e["quick"], e["count"])
@@ -264,9 +271,7 @@ class Cache:
 
     def _load_state(self) -> None:
         try:
-            state, stamp = cachefile.read_stamped(os.path.join(self.dir, STATE_FILE))
-            if state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
-                return
+            state, stamp = _read_state(self.dir, self.fingerprint)
             table = [(str(kind), str(path), str(digest)) for kind, path, digest in state["deps"]]
             pairs = [(kind, path) for kind, path, _ in table]
             entries, loaded = {}, {}

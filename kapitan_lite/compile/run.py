@@ -204,12 +204,12 @@ def _compile_project(settings: Settings, names: list[str] | None,
 
     def check_outputs() -> list[str]:
         """Check the outputs of the targets whose inputs are unchanged; return those to compile."""
+        quick = None  # the targets whose quick records match, if the helper ran
+        if precheck is not None:
+            quick = precheck.intact(store.state_stamp, lambda n: n in same_inputs
+                                    and store.quick_intact(n, settings.compiled_dir))
         fresh.update(store.outputs_intact(candidates, target_dirs, settings.compiled_dir,
-                                          started_ns,
-                                          None if precheck is None else precheck.intact(
-                                              store.state_stamp,
-                                              lambda n: n in same_inputs
-                                              and store.quick_intact(n, settings.compiled_dir))))
+                                          started_ns, quick))
         report.cached = sorted(fresh)
         report.unchanged += sum(store.file_count(name) for name in fresh)
         report.timings["cache check"] = time.monotonic() - start
